@@ -1,0 +1,43 @@
+"""Summarising backends: Paper -> Summary behind one small protocol.
+
+`offline` is deterministic and needs no network; `openai` talks to any
+OpenAI-compatible server. Look one up with `get_backend`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from digest.errors import BackendError
+
+if TYPE_CHECKING:
+    from digest.config import Settings
+    from digest.models import Paper, Summary
+
+BACKENDS = ("offline", "openai")
+
+
+class Backend(Protocol):
+    """A summariser. `name` and `model` are stored beside every summary."""
+
+    name: str
+    model: str
+    prompt_version: str
+
+    def summarize(self, paper: Paper) -> Summary: ...
+
+
+def get_backend(name: str, settings: Settings) -> Backend:
+    """Return the backend called `name`, configured from `settings`."""
+    if name == "offline":
+        from digest.backends.offline import OfflineBackend
+
+        return OfflineBackend(settings.tags)
+    if name == "openai":
+        from digest.backends.openai import OpenAIBackend
+
+        return OpenAIBackend.from_settings(settings)
+    raise BackendError(
+        f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)} "
+        "(--backend or [llm] backend)"
+    )

@@ -1,0 +1,108 @@
+"""The `digest` command line: a thin layer over the library.
+
+Each command parses its options, calls one library function and prints.
+Domain errors become one line on stderr; tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from digest import __version__
+from digest.errors import DigestError
+
+
+@dataclass
+class AppContext:
+    """What every command may need, resolved lazily from the global options."""
+
+    config: str | None
+    options: dict[str, Any] = field(default_factory=dict)
+    _settings: Any = None
+    _db: Any = None
+
+    @property
+    def settings(self):  # -> Settings
+        if self._settings is None:
+            from digest.config import load_settings
+
+            self._settings = load_settings(self.config, **self.options)
+        return self._settings
+
+    @property
+    def db(self):  # -> sqlite_utils.Database
+        if self._db is None:
+            from digest.store import open_db
+
+            self._db = open_db(self.settings.db)
+        return self._db
+
+
+def setup_logging(verbose: int, quiet: int, log_file: str | None = None) -> None:
+    """-v/-q to logging levels, in one place: WARNING by default, -v INFO, -vv DEBUG."""
+    level = max(logging.DEBUG, min(logging.ERROR, logging.WARNING - 10 * verbose + 10 * quiet))
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore", "openai", "apscheduler", "mail.log"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+class DigestGroup(click.Group):
+    """Turns DigestError into one clear line and a meaningful exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DigestError as exc:
+            if ctx.meta.get("debug"):
+                raise
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: work done so far is saved; run the command again to resume.",
+                       err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="digest")
+@click.option("--config", "config", metavar="PATH",
+              help="Config file (default: $DIGEST_CONFIG, else ./digest.toml, else built-ins).")
+@click.option("--db", metavar="PATH", help="SQLite database (default: $DIGEST_DB or digest.db).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", count=True, help="Less log output.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, db: str | None, verbose: int, quiet: int,
+        debug: bool) -> None:
+    """Trending research papers, summarised and delivered once a day.
+
+    \b
+    Quick start:
+      digest ingest examples/dumps
+      digest build -o digest.md
+    """
+    ctx.meta["debug"] = debug
+    setup_logging(verbose, quiet)
+    ctx.obj = AppContext(config=config, options={"db": db})
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="digest")
+
+
+from digest.cli import papers as _papers  # noqa: E402,F401  (registers commands)
+from digest.cli import status as _status  # noqa: E402,F401

@@ -1,0 +1,269 @@
+"""Settings: built-in defaults < config file < environment < command-line options.
+
+Everything is resolved here, once, into one typed `Settings` object; the rest
+of the code never reads the environment or the file itself. Secrets are not
+settings: only the *name* of the environment variable holding them is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from digest.errors import ConfigError
+from digest.resources import default_vocabulary
+
+
+@dataclass
+class SourcesConfig:
+    dumps: list[str] = field(default_factory=list)
+    hf_daily: bool = False
+    hf_base_url: str = "https://huggingface.co"
+    arxiv_categories: list[str] = field(default_factory=list)
+    arxiv_base_url: str = "https://export.arxiv.org"
+    arxiv_cross_lists: bool = False
+    catchup_days: int = 7
+    timeout: float = 30.0
+
+
+@dataclass
+class LLMConfig:
+    backend: str = "offline"
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout: float = 60.0
+    max_retries: int = 3
+    language: str = "English"
+    structured_output: str = "json_schema"
+    temperature: float | None = None
+    price_input_per_mtok: float = 0.0
+    price_output_per_mtok: float = 0.0
+    max_cost_per_run: float | None = None
+
+
+@dataclass
+class DigestConfig:
+    title: str = "Trending papers"
+    output_dir: str = "digests"
+    max_papers: int = 25
+    max_age_days: int = 7
+    send_empty: bool = False
+    templates_dir: str | None = None
+
+
+@dataclass
+class EmailConfig:
+    backend: str = "file"
+    from_: str = "digest@localhost"
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    timeout: float = 30.0
+    outbox_dir: str = "outbox"
+    list_unsubscribe: str | None = None
+    retries: int = 3
+
+
+@dataclass
+class ScheduleConfig:
+    cron: str = "0 7 * * *"
+    timezone: str | None = None
+
+
+@dataclass
+class Settings:
+    db: str = "digest.db"
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    tags: dict[str, str] = field(default_factory=default_vocabulary)
+    subscribers: list[dict[str, Any]] = field(default_factory=list)
+    config_path: str | None = None  # where the file came from, for messages
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return list(self.tags)
+
+
+_TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")
+_SECTIONS = {
+    "sources": SourcesConfig,
+    "llm": LLMConfig,
+    "digest": DigestConfig,
+    "email": EmailConfig,
+    "schedule": ScheduleConfig,
+}
+_CHOICES = {
+    ("llm", "structured_output"): ("json_schema", "json_object", "none"),
+    ("email", "backend"): ("smtp", "file"),
+    ("email", "security"): ("starttls", "ssl", "none"),
+}
+_POSITIVE = {
+    ("llm", "concurrency"), ("llm", "timeout"), ("digest", "max_papers"),
+    ("digest", "max_age_days"), ("sources", "catchup_days"), ("email", "timeout"),
+    ("sources", "timeout"),
+}
+
+
+def find_config_file(explicit: str | None, env: typing.Mapping[str, str]) -> Path | None:
+    """`--config`, else DIGEST_CONFIG, else ./digest.toml if present, else none."""
+    chosen = explicit or env.get("DIGEST_CONFIG")
+    if chosen:
+        path = Path(chosen)
+        if not path.is_file():
+            raise ConfigError(f"config file {chosen} not found: check --config / DIGEST_CONFIG")
+        return path
+    default = Path("digest.toml")
+    return default if default.is_file() else None
+
+
+def load_settings(
+    config: str | None = None,
+    env: typing.Mapping[str, str] | None = None,
+    **options: Any,
+) -> Settings:
+    """Resolve settings from every layer. `options` are dotted keys from the CLI
+    (e.g. ``{"db": "x.db", "llm.backend": "openai"}``); None values are ignored."""
+    env = os.environ if env is None else env
+    settings = Settings()
+    path = find_config_file(config, env)
+    if path is not None:
+        settings.config_path = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}); compare with config.example.toml")
+        _apply_file(settings, data, str(path))
+    _apply_env(settings, env)
+    for dotted, value in options.items():
+        if value is not None:
+            _set(settings, dotted, value, "command line")
+    _check(settings)
+    return settings
+
+
+def _apply_file(settings: Settings, data: dict[str, Any], where: str) -> None:
+    known = ["db", "tags", "subscribers", *_SECTIONS]
+    for key, value in data.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: [{key}] must be a table")
+            for sub, subvalue in value.items():
+                _set(settings, f"{key}.{sub}", subvalue, where)
+        elif key == "tags":
+            settings.tags = _vocabulary(value, where)
+        elif key == "subscribers":
+            if not isinstance(value, list) or not all(isinstance(s, dict) for s in value):
+                raise ConfigError(f"{where}: subscribers must be [[subscribers]] tables")
+            settings.subscribers = value
+        elif key == "db":
+            _set(settings, "db", value, where)
+        else:
+            raise ConfigError(f"{where}: unknown key {key!r}{_suggest(key, known)}")
+
+
+def _apply_env(settings: Settings, env: typing.Mapping[str, str]) -> None:
+    if env.get("DIGEST_DB"):
+        settings.db = env["DIGEST_DB"]
+    if env.get("OPENAI_BASE_URL") and settings.llm.base_url is None:
+        settings.llm.base_url = env["OPENAI_BASE_URL"]
+    if env.get("DIGEST_BACKEND"):
+        _set(settings, "llm.backend", env["DIGEST_BACKEND"], "DIGEST_BACKEND")
+
+
+def _set(settings: Settings, dotted: str, value: Any, where: str) -> None:
+    if "." not in dotted:
+        target: Any = settings
+        name = dotted
+        section = None
+    else:
+        section, name = dotted.split(".", 1)
+        target = getattr(settings, section)
+    attr = "from_" if name == "from" else name
+    fields = {f.name: f for f in dataclasses.fields(target)}
+    if attr not in fields or attr == "config_path":
+        label = f"[{section}] {name}" if section else name
+        names = [n.rstrip("_") for n in fields]
+        raise ConfigError(f"{where}: unknown key {label}{_suggest(name, names)}")
+    expected = typing.get_type_hints(type(target))[attr]
+    setattr(target, attr, _coerce(value, expected, f"{where}: [{section}] {name}"))
+
+
+def _coerce(value: Any, expected: Any, label: str) -> Any:
+    """Check a TOML value against the field's type; ints are accepted for floats."""
+    optional = False
+    if isinstance(expected, types.UnionType) or typing.get_origin(expected) is typing.Union:
+        args = [a for a in typing.get_args(expected) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(expected))
+        expected = args[0]
+    if value is None and optional:
+        return None
+    origin = typing.get_origin(expected)
+    if origin is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{label} must be a list of strings, e.g. [\"a\", \"b\"]")
+        return list(value)
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+    elif expected is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+    elif expected is str:
+        if isinstance(value, str):
+            return value
+    name = getattr(expected, "__name__", str(expected))
+    raise ConfigError(f"{label} must be {name}, not {type(value).__name__} {value!r}")
+
+
+def _vocabulary(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"{where}: [tags] must be a table of name = \"meaning\" lines")
+    vocab: dict[str, str] = {}
+    for name, meaning in value.items():
+        if not _TAG_NAME.match(name):
+            raise ConfigError(
+                f"{where}: [tags] {name!r} is not a tag name: use letters, digits and dashes"
+            )
+        if not isinstance(meaning, str):
+            raise ConfigError(f"{where}: [tags] {name} must be a string describing the tag")
+        vocab[name] = meaning.strip()
+    return vocab
+
+
+def _check(settings: Settings) -> None:
+    for (section, name), allowed in _CHOICES.items():
+        value = getattr(getattr(settings, section), name)
+        if value not in allowed:
+            raise ConfigError(
+                f"[{section}] {name} = {value!r} is not one of: {', '.join(allowed)}"
+            )
+    for section, name in _POSITIVE:
+        if getattr(getattr(settings, section), name) <= 0:
+            raise ConfigError(f"[{section}] {name} must be greater than 0")
+    if settings.llm.max_retries < 0:
+        raise ConfigError("[llm] max_retries must be 0 or more")
+
+
+def _suggest(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(candidates)})"

@@ -1,0 +1,66 @@
+"""On-demand digests: pick the papers, make sure they are summarised, render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from digest.backends import Backend
+from digest.config import Settings
+from digest.render import render
+from digest.store.papers import latest_arrival_day
+from digest.store.summaries import listing, unsummarised
+from digest.summarize import SummarizeReport, summarize_papers
+
+FORMATS = {"md": "digest.md.j2"}
+
+
+@dataclass
+class Digest:
+    text: str
+    papers: list[dict[str, Any]]
+    since: str | None
+    summarized: SummarizeReport | None
+
+
+def build_digest(
+    db: Database,
+    settings: Settings,
+    backend: Backend,
+    *,
+    since: str | None = None,
+    limit: int | None = None,
+    fmt: str = "md",
+    today: str | None = None,
+) -> Digest:
+    """Render the papers first seen since `since` (default: the day the newest
+    papers arrived), summarising any that have no summary yet."""
+    since = since or latest_arrival_day(db)
+    papers = listing(db, since=since, limit=limit) if since else []
+    missing = [p["id"] for p in papers if p["tldr"] is None]
+    report = None
+    if missing:
+        todo = unsummarised(
+            db, model=backend.model, prompt_version=backend.prompt_version, paper_ids=missing
+        )
+        report = summarize_papers(db, backend, todo)
+        papers = listing(db, since=since, limit=limit)
+    writers = sorted({_writer(p) for p in papers if p["tldr"]})
+    text = render(
+        FORMATS[fmt],
+        settings.digest.templates_dir,
+        title=settings.digest.title,
+        date=today or datetime.now(UTC).date().isoformat(),
+        papers=papers,
+        writers=writers,
+    )
+    return Digest(text=text, papers=papers, since=since, summarized=report)
+
+
+def _writer(paper: dict[str, Any]) -> str:
+    if paper["backend"] == "offline":
+        return "offline extractive backend"
+    return f"{paper['model']} ({paper['backend']})"

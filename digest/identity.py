@@ -1,0 +1,33 @@
+"""The one rule for "is this the same paper?".
+
+Dumps carry no ids, so a paper is its title: case-folded, Unicode-normalised,
+with punctuation and white space folded away, so that "S^3 -- Semantic Signal
+Separation" and "S^3 – semantic signal separation" are one paper. Live
+sources add arXiv ids; those are compared without their version suffix.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_VERSION = re.compile(r"v\d+$")
+
+
+def title_key(title: str) -> str:
+    """Return the identity key of a title (empty when it has no letters or digits)."""
+    text = unicodedata.normalize("NFKC", title).casefold()
+    kept = [
+        ch if unicodedata.category(ch)[0] in "LN" else " "
+        for ch in text
+    ]
+    return " ".join("".join(kept).split())
+
+
+def arxiv_key(arxiv_id: str) -> str:
+    """Return an arXiv id without its version ("2104.12255v1" -> "2104.12255")."""
+    ident = arxiv_id.strip()
+    for prefix in ("arXiv:", "arxiv:", "http://arxiv.org/abs/", "https://arxiv.org/abs/"):
+        if ident.startswith(prefix):
+            ident = ident[len(prefix):]
+    return _VERSION.sub("", ident)

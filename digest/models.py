@@ -1,0 +1,79 @@
+"""Small records passed between the pipeline stages.
+
+They carry data only; the rules that interpret them (identity, delivery)
+live in `identity.py` and the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper as a source reports it, before or after it is stored.
+
+    `id` is the store's row id (None for a paper not stored yet, e.g. one
+    given on the command line to `digest tag`).
+    """
+
+    title: str
+    abstract: str
+    id: int | None = None
+    arxiv_id: str | None = None
+    url: str | None = None
+    authors: tuple[str, ...] = ()
+    upvotes: int | None = None
+    published: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One sighting of a paper in a source: the paper plus where it stood."""
+
+    paper: Paper
+    rank: int
+    listed: str | None = None  # the date label a dump put above the entry, e.g. "Sep 9"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a backend wrote about one paper.
+
+    `error` is set when this summary is a fallback: the requested backend
+    failed and another (the offline one) wrote it instead. Readers are told.
+    """
+
+    tldr: str
+    summary: str
+    tags: tuple[str, ...]
+    backend: str
+    model: str
+    prompt_version: str
+    error: str | None = None
+    fallback_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    max_papers: int | None = None
+    active: bool = True
+    id: int | None = None
+
+
+@dataclass
+class IngestReport:
+    """Outcome of ingesting one file: counts, or the reason it failed."""
+
+    path: str
+    entries: int = 0
+    new: int = 0
+    known: int = 0
+    error: str | None = None
+    skipped: bool = False  # same content already ingested
+    warnings: list[str] = field(default_factory=list)

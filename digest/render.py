@@ -1,0 +1,82 @@
+"""The Jinja environment: templates from files, strict, escaped for their format.
+
+HTML templates (`*.html.j2`) are autoescaped by Jinja. Markdown has no
+autoescape, so Markdown templates pass every piece of outside text through
+the `md` filter, which makes it literal: no markup, links or HTML survive.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from digest.errors import ConfigError
+from digest.resources import resource_dir
+
+# Inline syntax anywhere in a line (CommonMark + GitHub tables and strikethrough).
+_MD_INLINE = re.compile(r"([\\`*_{}\[\]|~])")
+# Block syntax that only counts at the start of a line: headings, lists, quotes, rules.
+_MD_LEADING = re.compile(r"^([#>+=-]|\d+[.)])")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+
+
+def md_escape(text: Any) -> str:
+    """Make outside text literal in Markdown (and in HTML blocks inside it).
+
+    Line breaks become spaces so a value cannot start a heading, list or
+    table row of its own.
+    """
+    value = " ".join(str(text).split())
+    value = "".join(_HTML.get(ch, ch) for ch in value)
+    value = _MD_INLINE.sub(r"\\\1", value)
+    return _MD_LEADING.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], value)
+
+
+def md_url(url: Any) -> str:
+    """A URL safe to put in a Markdown link target: http(s) only, no spaces or parentheses."""
+    value = str(url or "").strip()
+    if not re.match(r"^https?://[^\s<>()\"']+$", value):
+        return ""
+    return value
+
+
+@cache
+def environment(templates_dir: str | None = None) -> jinja2.Environment:
+    """One compiled environment per templates folder: templates compile once per process."""
+    loaders: list[jinja2.BaseLoader] = []
+    if templates_dir:
+        folder = Path(templates_dir).expanduser()
+        if not folder.is_dir():
+            raise ConfigError(
+                f"[digest] templates_dir {templates_dir} is not a folder: fix or remove the key"
+            )
+        loaders.append(jinja2.FileSystemLoader(str(folder)))
+    loaders.append(jinja2.FileSystemLoader(str(resource_dir("templates"))))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = md_escape
+    env.filters["md_url"] = md_url
+    return env
+
+
+def render(name: str, templates_dir: str | None = None, **context: Any) -> str:
+    """Render one template by file name with the given context."""
+    try:
+        template = environment(templates_dir).get_template(name)
+        return template.render(**context)
+    except jinja2.TemplateError as exc:
+        where = getattr(exc, "filename", None) or name
+        line = getattr(exc, "lineno", None)
+        raise ConfigError(
+            f"template {where}{f' line {line}' if line else ''}: {exc.message or exc}"
+        ) from exc

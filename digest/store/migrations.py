@@ -1,0 +1,200 @@
+"""The database schema, as sqlite-utils migrations applied on every open.
+
+One function per change, append-only: never edit a migration that has shipped;
+add a new one below it. Each runs in its own transaction.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("digest")
+
+
+@migrations()
+def m001_papers(db: Database) -> None:
+    db["papers"].create(
+        {
+            "id": int,
+            "key": str,  # identity.title_key(title): the one identity rule
+            "arxiv_id": str,  # without version suffix, when a live source knows it
+            "title": str,
+            "abstract": str,
+            "url": str,
+            "authors": str,  # JSON list of names
+            "upvotes": int,
+            "published": str,
+            "first_seen": str,  # UTC ISO timestamp of the first sighting
+            "last_seen": str,
+            "best_rank": int,
+        },
+        pk="id",
+        not_null={"key", "title", "abstract", "first_seen"},
+    )
+    db["papers"].create_index(["key"], unique=True)
+    db["papers"].create_index(["arxiv_id"], unique=True)
+    db["papers"].create_index(["first_seen"])
+    db["sources"].create(
+        {
+            "id": int,
+            "kind": str,  # dump | hf | arxiv
+            "location": str,  # file path or URL
+            "content_hash": str,
+            "ingested_at": str,
+            "entries": int,
+            "new": int,
+            "known": int,
+        },
+        pk="id",
+    )
+    db["sources"].create_index(["content_hash"], unique=True)
+    db["sightings"].create(
+        {
+            "id": int,
+            "paper_id": int,
+            "source_id": int,
+            "rank": int,
+            "listed": str,  # the date label above the entry in a dump, e.g. "Sep 9"
+            "seen_at": str,
+            "abstract_differs": int,  # 1 when this sighting's abstract differs from the stored one
+        },
+        pk="id",
+        foreign_keys=[("paper_id", "papers", "id"), ("source_id", "sources", "id")],
+    )
+    db["sightings"].create_index(["paper_id"])
+    db["sightings"].create_index(["source_id"])
+    db["papers"].enable_fts(["title", "abstract"], create_triggers=True, tokenize="porter")
+
+
+@migrations()
+def m002_summaries(db: Database) -> None:
+    db["summaries"].create(
+        {
+            "id": int,
+            "paper_id": int,
+            "backend": str,
+            "model": str,
+            "prompt_version": str,  # rule version (offline) or hash of the prompt templates
+            "tldr": str,
+            "summary": str,
+            "tags": str,  # JSON list, every name in the configured vocabulary
+            "created": str,
+            "error": str,  # why the requested backend failed, when this is a fallback
+            "fallback_from": str,  # the backend/model that failed, when this is a fallback
+        },
+        pk="id",
+        foreign_keys=[("paper_id", "papers", "id")],
+        not_null={"paper_id", "backend", "model", "prompt_version", "tldr", "summary", "tags"},
+    )
+    db["summaries"].create_index(
+        ["paper_id", "backend", "model", "prompt_version"], unique=True
+    )
+
+
+@migrations()
+def m003_llm_calls(db: Database) -> None:
+    db["llm_calls"].create(
+        {
+            "id": int,
+            "run_id": int,
+            "paper_id": int,
+            "backend": str,
+            "model": str,
+            "status": str,  # ok | invalid | error | repaired
+            "input_tokens": int,
+            "output_tokens": int,
+            "latency_ms": float,
+            "cost": float,
+            "error": str,
+            "created": str,
+        },
+        pk="id",
+    )
+    db["llm_calls"].create_index(["run_id"])
+
+
+@migrations()
+def m004_runs(db: Database) -> None:
+    db["runs"].create(
+        {
+            "id": int,
+            "kind": str,  # run | summarize | send | ingest
+            "started": str,
+            "ended": str,
+            "status": str,  # running | ok | partial | failed | interrupted
+            "pid": int,
+            "papers_new": int,
+            "summarised": int,
+            "fell_back": int,
+            "emails_sent": int,
+            "emails_failed": int,
+            "errors": str,  # JSON list of one-line messages
+            "line": str,  # the one-line summary printed at the end
+        },
+        pk="id",
+    )
+
+
+@migrations()
+def m005_mail(db: Database) -> None:
+    db["subscribers"].create(
+        {
+            "id": int,
+            "email": str,
+            "name": str,
+            "tags": str,  # JSON lists
+            "exclude_tags": str,
+            "keywords": str,
+            "max_papers": int,
+            "active": int,
+            "created": str,
+            "updated": str,
+        },
+        pk="id",
+        not_null={"email"},
+    )
+    db["subscribers"].create_index(["email"], unique=True)
+    db["deliveries"].create(
+        {
+            "id": int,
+            "subscriber_id": int,
+            "message_id": str,  # stable for one subscriber's digest: a retry reuses it
+            "digest_date": str,
+            "status": str,  # pending | sent | failed
+            "attempts": int,
+            "created": str,
+            "sent_at": str,
+            "error": str,
+            "paper_count": int,
+        },
+        pk="id",
+        foreign_keys=[("subscriber_id", "subscribers", "id")],
+    )
+    db["deliveries"].create_index(["subscriber_id", "status"])
+    # The one record of "delivered": a row here exists only once the SMTP
+    # server accepted the message that carried the paper.
+    db["delivered"].create(
+        {"subscriber_id": int, "paper_id": int, "delivery_id": int, "sent_at": str},
+        pk=("subscriber_id", "paper_id"),
+        foreign_keys=[
+            ("subscriber_id", "subscribers", "id"),
+            ("paper_id", "papers", "id"),
+            ("delivery_id", "deliveries", "id"),
+        ],
+    )
+
+
+@migrations()
+def m006_fetch_state(db: Database) -> None:
+    db["fetch_state"].create(
+        {
+            "source": str,  # hf | arxiv
+            "key": str,  # e.g. the day fetched, or the category
+            "etag": str,
+            "last_modified": str,
+            "fetched_at": str,
+            "status": str,  # ok | error
+            "error": str,
+        },
+        pk=("source", "key"),
+    )

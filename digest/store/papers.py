@@ -1,0 +1,169 @@
+"""Papers, their sightings and the sources they came from.
+
+`record_entries` is the one place that decides whether an entry is a new
+paper or a new sighting of a known one (see digest.identity for the rule).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from sqlite_utils import Database
+
+from digest.identity import arxiv_key, title_key
+from digest.models import Entry, IngestReport, Paper
+from digest.store import utcnow
+
+_BATCH = 500
+
+
+def source_by_hash(db: Database, content_hash: str) -> dict[str, Any] | None:
+    """The source already ingested with exactly this content, if any."""
+    rows = list(db["sources"].rows_where("content_hash = ?", [content_hash], limit=1))
+    return rows[0] if rows else None
+
+
+def record_entries(
+    db: Database,
+    entries: Iterable[Entry],
+    *,
+    kind: str,
+    location: str,
+    content_hash: str | None,
+    report: IngestReport,
+    now: str | None = None,
+) -> IngestReport:
+    """Store every entry of one source in one transaction.
+
+    `entries` may be a lazy parser: if it raises, the transaction is rolled
+    back and the source leaves nothing behind. Entries are handled in batches
+    so memory stays flat however long the source is.
+    """
+    now = now or utcnow()
+    with db.atomic():
+        source_id = db["sources"].insert(
+            {"kind": kind, "location": location, "content_hash": content_hash,
+             "ingested_at": now, "entries": 0, "new": 0, "known": 0}
+        ).last_pk
+        iterator = iter(entries)
+        while batch := list(islice(iterator, _BATCH)):
+            _record_batch(db, batch, source_id, now, report)
+        db["sources"].update(
+            source_id, {"entries": report.entries, "new": report.new, "known": report.known}
+        )
+    return report
+
+
+def _record_batch(
+    db: Database, batch: list[Entry], source_id: int, now: str, report: IngestReport
+) -> None:
+    keys = [title_key(e.paper.title) for e in batch]
+    ids = _ids_by_key(db, keys)
+    for entry, key in zip(batch, keys, strict=True):
+        if key not in ids and entry.paper.arxiv_id:
+            ids[key] = _id_by_arxiv(db, entry.paper.arxiv_id)
+    fresh: dict[str, Entry] = {}
+    for entry, key in zip(batch, keys, strict=True):
+        if ids.get(key) is None and key not in fresh:
+            fresh[key] = entry
+    db.conn.executemany(
+        "INSERT INTO papers (key, arxiv_id, title, abstract, url, authors, upvotes, published,"
+        " first_seen, last_seen, best_rank) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [_paper_row(key, e, now) for key, e in fresh.items()],
+    )
+    if fresh:
+        ids.update(_ids_by_key(db, list(fresh)))
+    stored = _abstracts(db, [ids[k] for k in keys if k not in fresh])
+    sightings = []
+    for entry, key in zip(batch, keys, strict=True):
+        paper_id = ids[key]
+        is_new = fresh.get(key) is entry
+        report.entries += 1
+        if is_new:
+            report.new += 1
+        else:
+            report.known += 1
+            _merge_known(db, paper_id, entry, now)
+        differs = int(not is_new and stored.get(paper_id, entry.paper.abstract) != entry.paper.abstract)
+        sightings.append((paper_id, source_id, entry.rank, entry.listed, now, differs))
+    db.conn.executemany(
+        "INSERT INTO sightings (paper_id, source_id, rank, listed, seen_at, abstract_differs)"
+        " VALUES (?,?,?,?,?,?)",
+        sightings,
+    )
+
+
+def _paper_row(key: str, entry: Entry, now: str) -> tuple[Any, ...]:
+    p = entry.paper
+    return (
+        key, arxiv_key(p.arxiv_id) if p.arxiv_id else None, p.title, p.abstract, p.url,
+        json.dumps(list(p.authors)) if p.authors else None, p.upvotes, p.published,
+        now, now, entry.rank,
+    )
+
+
+def _merge_known(db: Database, paper_id: int, entry: Entry, now: str) -> None:
+    """A known paper seen again: keep its text, gain what the new source knows."""
+    p = entry.paper
+    db.execute(
+        "UPDATE papers SET last_seen = ?, best_rank = MIN(COALESCE(best_rank, ?), ?),"
+        " arxiv_id = COALESCE(arxiv_id, ?), url = COALESCE(?, url),"
+        " authors = COALESCE(?, authors), upvotes = COALESCE(?, upvotes),"
+        " published = COALESCE(published, ?) WHERE id = ?",
+        [now, entry.rank, entry.rank, arxiv_key(p.arxiv_id) if p.arxiv_id else None, p.url,
+         json.dumps(list(p.authors)) if p.authors else None, p.upvotes, p.published, paper_id],
+    )
+
+
+def _ids_by_key(db: Database, keys: list[str]) -> dict[str, int]:
+    unique = list(dict.fromkeys(keys))
+    marks = ",".join("?" * len(unique))
+    rows = db.execute(f"SELECT key, id FROM papers WHERE key IN ({marks})", unique)
+    return dict(rows.fetchall())
+
+
+def _id_by_arxiv(db: Database, arxiv_id: str) -> int | None:
+    row = db.execute("SELECT id FROM papers WHERE arxiv_id = ?", [arxiv_key(arxiv_id)]).fetchone()
+    return row[0] if row else None
+
+
+def _abstracts(db: Database, paper_ids: list[int]) -> dict[int, str]:
+    if not paper_ids:
+        return {}
+    unique = list(dict.fromkeys(paper_ids))
+    marks = ",".join("?" * len(unique))
+    rows = db.execute(f"SELECT id, abstract FROM papers WHERE id IN ({marks})", unique)
+    return dict(rows.fetchall())
+
+
+def to_paper(row: dict[str, Any]) -> Paper:
+    """A stored papers row (or a joined row holding its columns) as a Paper."""
+    return Paper(
+        id=row["id"], title=row["title"], abstract=row["abstract"], arxiv_id=row.get("arxiv_id"),
+        url=row.get("url"), authors=tuple(json.loads(row["authors"] or "[]")),
+        upvotes=row.get("upvotes"), published=row.get("published"),
+    )
+
+
+def get_papers(db: Database, ids: Iterable[int]) -> list[Paper]:
+    """Stored papers by id, in the order asked; unknown ids are left out."""
+    wanted = list(ids)
+    if not wanted:
+        return []
+    marks = ",".join("?" * len(wanted))
+    rows = {r["id"]: r for r in db.query(f"SELECT * FROM papers WHERE id IN ({marks})", wanted)}
+    return [to_paper(rows[i]) for i in wanted if i in rows]
+
+
+def latest_arrival_day(db: Database) -> str | None:
+    """The UTC day (YYYY-MM-DD) on which the newest papers were first seen."""
+    row = db.execute("SELECT MAX(first_seen) FROM papers").fetchone()
+    return row[0][:10] if row and row[0] else None
+
+
+def iter_papers(db: Database, where: str = "1", params: Iterable[Any] = ()) -> Iterator[Paper]:
+    for row in db.query(f"SELECT * FROM papers WHERE {where} ORDER BY id", list(params)):
+        yield to_paper(row)

@@ -1,0 +1,130 @@
+"""Summaries and the listing queries that join papers with their latest summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlite_utils import Database
+
+from digest.models import Paper, Summary
+from digest.store import utcnow
+from digest.store.papers import to_paper
+
+# The summary shown for a paper is its most recent one.
+_LATEST = (
+    "SELECT s.* FROM summaries s WHERE s.paper_id = p.id ORDER BY s.created DESC, s.id DESC LIMIT 1"
+)
+
+
+def save_summary(db: Database, paper_id: int, summary: Summary, now: str | None = None) -> None:
+    """Store (or, on --force, replace) a paper's summary for this backend/model/prompt."""
+    _upsert(db, paper_id, summary, now or utcnow())
+
+
+def _upsert(db: Database, paper_id: int, s: Summary, now: str) -> None:
+    db.execute(
+        "INSERT INTO summaries (paper_id, backend, model, prompt_version, tldr, summary, tags,"
+        " created, error, fallback_from) VALUES (?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT (paper_id, backend, model, prompt_version) DO UPDATE SET"
+        " tldr = excluded.tldr, summary = excluded.summary, tags = excluded.tags,"
+        " created = excluded.created, error = excluded.error,"
+        " fallback_from = excluded.fallback_from",
+        [paper_id, s.backend, s.model, s.prompt_version, s.tldr, s.summary,
+         json.dumps(list(s.tags)), now, s.error, s.fallback_from],
+    )
+
+
+def unsummarised(
+    db: Database,
+    *,
+    model: str,
+    prompt_version: str,
+    paper_ids: Iterable[int] | None = None,
+    force: bool = False,
+    limit: int | None = None,
+) -> list[Paper]:
+    """Papers that have no summary from this model and prompt version yet.
+
+    A fallback summary (written offline because the model failed) does not
+    count as done for the model: the next run tries the model again.
+    """
+    clauses, params = ["1"], []
+    if not force:
+        clauses.append(
+            "NOT EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id"
+            " AND s.model = ? AND s.prompt_version = ? AND s.fallback_from IS NULL)"
+        )
+        params += [model, prompt_version]
+    if paper_ids is not None:
+        ids = list(paper_ids)
+        clauses.append(f"p.id IN ({','.join('?' * len(ids))})")
+        params += ids
+    sql = f"SELECT p.* FROM papers p WHERE {' AND '.join(clauses)} ORDER BY p.best_rank, p.id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [to_paper(r) for r in db.query(sql, params)]
+
+
+def listing(
+    db: Database,
+    *,
+    tag: str | None = None,
+    search: str | None = None,
+    since: str | None = None,
+    paper_ids: Iterable[int] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Papers with their latest summary, best rank first, as plain dicts."""
+    clauses, params = ["1"], []
+    if since:
+        clauses.append("p.first_seen >= ?")
+        params.append(since)
+    if search:
+        clauses.append("p.id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)")
+        params.append(fts_query(search))
+    if paper_ids is not None:
+        ids = list(paper_ids)
+        clauses.append(f"p.id IN ({','.join('?' * len(ids))})")
+        params += ids
+    if tag:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = ?)")
+        params.append(tag)
+    sql = (
+        "SELECT p.*, s.backend, s.model, s.prompt_version, s.tldr, s.summary, s.tags,"
+        " s.error AS summary_error, s.fallback_from, s.created AS summarised"
+        f" FROM papers p LEFT JOIN summaries s ON s.id = ({_LATEST.replace('s.*', 's.id')})"
+        f" WHERE {' AND '.join(clauses)} ORDER BY p.best_rank, p.first_seen, p.id"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    rows = []
+    for row in db.query(sql, params):
+        row["tags"] = json.loads(row["tags"]) if row["tags"] else []
+        row["authors"] = json.loads(row["authors"]) if row["authors"] else []
+        rows.append(row)
+    return rows
+
+
+def fts_query(text: str) -> str:
+    """Quote every word so user text is searched for, never parsed as FTS syntax."""
+    words = [w.replace('"', "") for w in text.split()]
+    return " ".join(f'"{w}"' for w in words if w) or '""'
+
+
+def counts(db: Database) -> dict[str, int]:
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    return {
+        "papers": one("SELECT COUNT(*) FROM papers"),
+        "summarised": one("SELECT COUNT(DISTINCT paper_id) FROM summaries"),
+        "unsummarised": one(
+            "SELECT COUNT(*) FROM papers p WHERE NOT EXISTS"
+            " (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)"
+        ),
+        "fallbacks": one(
+            "SELECT COUNT(*) FROM summaries WHERE fallback_from IS NOT NULL"
+        ),
+        "sources": one("SELECT COUNT(*) FROM sources"),
+        "sightings": one("SELECT COUNT(*) FROM sightings"),
+    }

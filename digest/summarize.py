@@ -1,0 +1,69 @@
+"""Summarise stored papers with a backend and store the results as they come."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+from digest.backends import Backend
+from digest.models import Paper
+from digest.store.summaries import save_summary, unsummarised
+
+_COMMIT_EVERY = 100
+
+
+@dataclass
+class SummarizeReport:
+    backend: str
+    model: str
+    total: int = 0
+    done: int = 0
+    fell_back: int = 0
+    cached: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def pending_papers(
+    db: Database, backend: Backend, *, paper_ids: list[int] | None = None,
+    force: bool = False, limit: int | None = None,
+) -> list[Paper]:
+    """Papers this backend (model + prompt version) has not summarised yet."""
+    return unsummarised(
+        db, model=backend.model, prompt_version=backend.prompt_version,
+        paper_ids=paper_ids, force=force, limit=limit,
+    )
+
+
+def summarize_papers(
+    db: Database,
+    backend: Backend,
+    papers: list[Paper],
+    progress: Callable[[SummarizeReport], None] | None = None,
+    run_id: int | None = None,
+) -> SummarizeReport:
+    """Summarise `papers` one by one, committing in small batches.
+
+    Backends with their own batch driver (the OpenAI one: concurrent, with
+    per-call logging) provide `summarize_into(db, papers, report, progress, run_id)`;
+    `run_id` ties their logged calls to the run that made them.
+    """
+    report = SummarizeReport(backend=backend.name, model=backend.model, total=len(papers))
+    driver = getattr(backend, "summarize_into", None)
+    if driver is not None:
+        driver(db, papers, report, progress, run_id)
+        return report
+    for start in range(0, len(papers), _COMMIT_EVERY):
+        with db.atomic():
+            for paper in papers[start:start + _COMMIT_EVERY]:
+                if paper.id is None:
+                    raise ValueError("summarize_papers takes stored papers (with ids)")
+                summary = backend.summarize(paper)
+                save_summary(db, paper.id, summary)
+                report.done += 1
+                if summary.fallback_from:
+                    report.fell_back += 1
+        if progress:
+            progress(report)
+    return report
