@@ -10,10 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from digest.cli import cli
+from tests_support import SEEDS
 
-REPO = Path(__file__).resolve().parent.parent
-SEEDS = REPO / "examples" / "dumps"
-DATA = Path(__file__).resolve().parent / "data"
 
 _ENV_PREFIXES = ("DIGEST_", "OPENAI_")
 

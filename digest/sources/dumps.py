@@ -41,6 +41,8 @@ _DATE = re.compile(
 )
 _SENTENCE_END = re.compile(r"[.!?]\s*$")
 _BREAK = re.compile(r"[a-z0-9)]{2,}[.!?] +[A-Z]")
+# A full stop after a real word, then a capital: prose. ("vs. BERT" and "Why? A study" are titles.)
+_PROSE = re.compile(r"[a-z]{4,}\. +[A-Z]")
 _JSON = re.compile(r'^(\{|\[\s*($|[\[{"\d-]|true|false|null))')
 
 
@@ -79,6 +81,9 @@ def parse_dump(path: Path, warnings: list[str] | None = None) -> Iterator[Entry]
     except OSError as exc:
         raise DumpError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     with fh:
+        if b"\x00" in fh.read(8192):
+            raise DumpError(f"{path}: binary data (NUL bytes): not a text dump")
+        fh.seek(0)
         yield from _entries(path, _lines(path, fh), warnings)
 
 
@@ -161,8 +166,8 @@ def _reject_other_formats(path: Path, text: str) -> None:
 
 
 def _looks_like_title(text: str) -> bool:
-    """Titles are short and are not prose (at most one sentence break, e.g. "vs. X")."""
-    return len(text) <= 400 and len(_BREAK.findall(text)) < 2
+    """Titles are short and are not prose (one full stop happens: "X is not all you need. A review")."""
+    return len(text) <= 400 and len(_PROSE.findall(text)) < 2
 
 
 def _looks_like_abstract(text: str) -> bool:

@@ -1,0 +1,112 @@
+"""The dump parser: both real layouts, and every kind of file that is not a dump."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.errors import DumpError
+from digest.identity import title_key
+from digest.sources.dumps import MAX_LINE, parse_dump
+from tests_support import SEEDS
+
+
+def entries(path: Path) -> list:
+    return list(parse_dump(path, []))
+
+
+@pytest.mark.parametrize(
+    ("name", "count"),
+    [("000_212a8c0834e203e0.txt", 227), ("001_f241505a523fd2a8.txt", 52),
+     ("002_b52ef846144193ac.txt", 234), ("003_03f71fdfc5ea1829.txt", 119)],
+)
+def test_seed_dumps_yield_every_entry(name: str, count: int) -> None:
+    found = entries(SEEDS / name)
+    assert len(found) == count
+    assert [e.rank for e in found] == list(range(1, count + 1))
+    assert all(e.paper.title and len(e.paper.abstract) > 100 for e in found)
+
+
+def test_seed_dumps_hold_540_distinct_papers() -> None:
+    keys = {title_key(e.paper.title) for f in sorted(SEEDS.iterdir()) for e in entries(f)}
+    assert len(keys) == 540
+
+
+def test_compact_layout_unglues_subscribe_from_first_title() -> None:
+    first = entries(SEEDS / "000_212a8c0834e203e0.txt")[0]
+    assert first.paper.title == "RLFR: Extending Reinforcement Learning for LLMs with Flow Environment"
+
+
+def test_spaced_layout_skips_banners_and_dates_entries() -> None:
+    found = entries(SEEDS / "001_f241505a523fd2a8.txt")
+    assert found[0].paper.title.startswith("Multi-modal Gaussian Process Variational")
+    assert {e.listed for e in found} == {"Sep 9"}
+    assert not any(e.paper.title in {"new", "Daily Papers", "Subscribe"} for e in found)
+
+
+def test_crlf_bom_and_trailing_spaces_are_tolerated(tmp_path: Path) -> None:
+    original = (SEEDS / "003_03f71fdfc5ea1829.txt").read_text(encoding="utf-8")
+    messy = "\ufeff" + "\r\n".join(line + "  " for line in original.split("\n"))
+    path = tmp_path / "messy.txt"
+    path.write_bytes(messy.encode("utf-8"))
+    assert [e.paper for e in entries(path)] == [e.paper for e in entries(SEEDS / path.name.replace("messy", "003_03f71fdfc5ea1829"))]
+
+
+def test_dangling_title_is_reported_not_invented(tmp_path: Path) -> None:
+    path = tmp_path / "dangling.txt"
+    path.write_text(
+        "A Good Title\nWe study things. We find results that matter a great deal.\n"
+        "Title Without Abstract\n"
+        "Another Title\nThis abstract is complete. It has two sentences.\n"
+        "Last Title Lost Too\n",
+        encoding="utf-8",
+    )
+    warnings: list[str] = []
+    found = list(parse_dump(path, warnings))
+    assert [e.paper.title for e in found] == ["A Good Title", "Another Title"]
+    assert len(warnings) == 2
+    assert "Title Without Abstract" in warnings[0] and "line 3" in warnings[0]
+    assert "Last Title Lost Too" in warnings[1]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        (b'{"papers": [{"title": "x"}]}', "JSON"),
+        (b'[\n  {"title": "x"}\n]', "JSON"),
+        (b"caf\xe9 au lait\nsecond line\n", "not UTF-8"),
+        (b"", "no title/abstract pairs"),
+        (b"\n\n   \n", "no title/abstract pairs"),
+        (b"<!DOCTYPE html><html><body>hi</body></html>", "HTML"),
+        (
+            b"This file explains the program. Install it first. Then run the command below.\n"
+            b"It has paragraphs. Each one is several sentences long. None is a title.\n",
+            "paragraph",
+        ),
+    ],
+)
+def test_files_that_are_not_dumps_get_a_reason(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    with pytest.raises(DumpError) as info:
+        entries(path)
+    message = str(info.value)
+    assert str(path) in message and reason in message
+    assert "\n" not in message
+
+
+def test_huge_line_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as fh:
+        fh.write(b"A Title\n")
+        fh.write(b"x" * (MAX_LINE * 40))
+    with pytest.raises(DumpError, match="longer than"):
+        entries(path)
+
+
+def test_title_starting_with_a_bracket_is_not_mistaken_for_json(tmp_path: Path) -> None:
+    path = tmp_path / "bracket.txt"
+    path.write_text("[MASK] is All You Need\nWe revisit masking. It works well.\n", encoding="utf-8")
+    assert [e.paper.title for e in entries(path)] == ["[MASK] is All You Need"]
