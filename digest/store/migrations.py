@@ -198,3 +198,35 @@ def m006_fetch_state(db: Database) -> None:
         },
         pk=("source", "key"),
     )
+
+
+@migrations()
+def m007_mail_delivery_papers(db: Database) -> None:
+    # The exact paper list of each digest, kept from the moment it is created,
+    # so a retry after a failure or crash resends the same papers under the same
+    # Message-ID. `delivered` still only gains rows once the server accepted.
+    db["delivery_papers"].create(
+        {"delivery_id": int, "paper_id": int, "position": int},
+        pk=("delivery_id", "paper_id"),
+        foreign_keys=[("delivery_id", "deliveries", "id"), ("paper_id", "papers", "id")],
+    )
+    # At most one unfinished digest per subscriber: two `digest send` at once
+    # cannot both start one.
+    db.execute(
+        "CREATE UNIQUE INDEX idx_deliveries_one_pending ON deliveries (subscriber_id)"
+        " WHERE status = 'pending'"
+    )
+    # When the current subscription began (re-subscribing resets it): a new
+    # subscriber is not sent the whole backlog.
+    db["subscribers"].add_column("active_since", str)
+    db.execute("UPDATE subscribers SET active_since = created")
+
+
+@migrations()
+def m008_paper_links(db: Database) -> None:
+    # What Hugging Face's daily papers add about a paper (digest/sources/hf.py).
+    db["papers"].add_column("github_repo", str)
+    db["papers"].add_column("project_page", str)
+    db["papers"].add_column("ai_keywords", str)  # JSON list
+    db["papers"].add_column("num_comments", int)
+    db["papers"].add_column("thumbnail", str)

@@ -18,6 +18,7 @@ from digest.models import Entry, IngestReport, Paper
 from digest.store import utcnow
 
 _BATCH = 500
+_ARXIV_ABS = "https://arxiv.org/abs/"
 
 
 def source_by_hash(db: Database, content_hash: str) -> dict[str, Any] | None:
@@ -71,7 +72,8 @@ def _record_batch(
             fresh[key] = entry
     db.conn.executemany(
         "INSERT INTO papers (key, arxiv_id, title, abstract, url, authors, upvotes, published,"
-        " first_seen, last_seen, best_rank) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        " first_seen, last_seen, best_rank, github_repo, project_page, ai_keywords,"
+        " num_comments, thumbnail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [_paper_row(key, e, now) for key, e in fresh.items()],
     )
     if fresh:
@@ -101,20 +103,43 @@ def _paper_row(key: str, entry: Entry, now: str) -> tuple[Any, ...]:
     return (
         key, arxiv_key(p.arxiv_id) if p.arxiv_id else None, p.title, p.abstract, p.url,
         json.dumps(list(p.authors)) if p.authors else None, p.upvotes, p.published,
-        now, now, entry.rank,
+        now, now, entry.rank, *_extras(p),
     )
 
 
+def _extras(p: Paper) -> list[Any]:
+    """What only some sources know (digest.sources.hf.HFPaper); None where a source doesn't."""
+    keywords = getattr(p, "ai_keywords", ())
+    return [getattr(p, "github_repo", None), getattr(p, "project_page", None),
+            json.dumps(list(keywords)) if keywords else None,
+            getattr(p, "num_comments", None), getattr(p, "thumbnail", None)]
+
+
 def _merge_known(db: Database, paper_id: int, entry: Entry, now: str) -> None:
-    """A known paper seen again: keep its text, gain what the new source knows."""
+    """A known paper seen again: keep its text, gain what the new source knows.
+
+    It gains an arXiv id only if no other paper holds it (a title matched
+    here while the id was first stored under another title: the two rows
+    stay apart rather than break the unique id). An arXiv abstract link
+    never replaces another link (the Hugging Face page): it follows from
+    the id anyway.
+    """
     p = entry.paper
+    ident = arxiv_key(p.arxiv_id) if p.arxiv_id else None
+    fallback_url = p.url if p.url and p.url.startswith(_ARXIV_ABS) else None
     db.execute(
         "UPDATE papers SET last_seen = ?, best_rank = MIN(COALESCE(best_rank, ?), ?),"
-        " arxiv_id = COALESCE(arxiv_id, ?), url = COALESCE(?, url),"
+        " arxiv_id = COALESCE(arxiv_id,"
+        " (SELECT ? WHERE NOT EXISTS (SELECT 1 FROM papers WHERE arxiv_id = ?))),"
+        " url = COALESCE(?, url, ?),"
         " authors = COALESCE(?, authors), upvotes = COALESCE(?, upvotes),"
-        " published = COALESCE(published, ?) WHERE id = ?",
-        [now, entry.rank, entry.rank, arxiv_key(p.arxiv_id) if p.arxiv_id else None, p.url,
-         json.dumps(list(p.authors)) if p.authors else None, p.upvotes, p.published, paper_id],
+        " published = COALESCE(published, ?), github_repo = COALESCE(?, github_repo),"
+        " project_page = COALESCE(?, project_page), ai_keywords = COALESCE(?, ai_keywords),"
+        " num_comments = COALESCE(?, num_comments), thumbnail = COALESCE(?, thumbnail)"
+        " WHERE id = ?",
+        [now, entry.rank, entry.rank, ident, ident, None if fallback_url else p.url,
+         fallback_url, json.dumps(list(p.authors)) if p.authors else None, p.upvotes,
+         p.published, *_extras(p), paper_id],
     )
 
 
