@@ -23,16 +23,30 @@ class SummarizeReport:
     fell_back: int = 0
     cached: int = 0
     errors: list[str] = field(default_factory=list)
+    # Model use, filled by backends that call one (the openai batch driver).
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    stopped: str | None = None  # why the rest of the run used the offline backend
 
 
 def pending_papers(
-    db: Database, backend: Backend, *, paper_ids: list[int] | None = None,
-    force: bool = False, limit: int | None = None,
+    db: Database,
+    backend: Backend,
+    *,
+    paper_ids: list[int] | None = None,
+    force: bool = False,
+    limit: int | None = None,
 ) -> list[Paper]:
     """Papers this backend (model + prompt version) has not summarised yet."""
     return unsummarised(
-        db, model=backend.model, prompt_version=backend.prompt_version,
-        paper_ids=paper_ids, force=force, limit=limit,
+        db,
+        model=backend.model,
+        prompt_version=backend.prompt_version,
+        paper_ids=paper_ids,
+        force=force,
+        limit=limit,
     )
 
 
@@ -56,7 +70,7 @@ def summarize_papers(
         return report
     for start in range(0, len(papers), _COMMIT_EVERY):
         with db.atomic():
-            for paper in papers[start:start + _COMMIT_EVERY]:
+            for paper in papers[start : start + _COMMIT_EVERY]:
                 if paper.id is None:
                     raise ValueError("summarize_papers takes stored papers (with ids)")
                 summary = backend.summarize(paper)

@@ -1,0 +1,362 @@
+"""The `openai` backend: any OpenAI-compatible chat-completions server.
+
+One request per paper (plus at most one repair) returns the TL;DR, summary
+and tags as one JSON object. Requests run concurrently on `AsyncOpenAI`,
+with `[llm] concurrency` workers bounding how many are in flight; the SDK's
+own retries deal with 429 (honouring Retry-After), 5xx, timeouts and dropped
+connections. Each finished paper is committed with its logged calls at once,
+so an interrupted run loses nothing done and the next one picks up the rest.
+
+Failures are sorted by reach (see llm_errors): a setup problem stops the run
+with one line; an exhausted quota, a cost cap or a server failing paper
+after paper sends the rest of the run to the offline backend; a bad reply
+gets one repair attempt and then the paper falls back, stored as such.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import openai
+
+from digest.backends.llm_errors import QUOTA, RUN, classify
+from digest.backends.llm_reply import (
+    Reply,
+    ReplyError,
+    prompt_version,
+    read_reply,
+    render_system,
+    repair_message,
+    response_format,
+    user_message,
+    what_was_said,
+)
+from digest.backends.offline import OfflineBackend
+from digest.errors import BackendError
+from digest.models import Paper, Summary
+from digest.store.llm_calls import LLMCall, save_outcome
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from digest.config import LLMConfig, Settings
+    from digest.summarize import SummarizeReport
+
+OPENAI_URL = "https://api.openai.com/v1"
+PLACEHOLDER_KEY = "no-key-needed"  # local servers (Ollama, llama.cpp, ...) ignore the key
+BREAKER = 5  # papers failing in a row (after the SDK's retries) before the rest go offline
+OUTPUT_GUESS = 300  # output tokens assumed for the cost cap before any reply is seen
+CHARS_PER_TOKEN = 3.0  # English runs ~4 characters per token: this errs on the high side
+
+ClientFactory = Callable[[], openai.AsyncOpenAI]
+
+
+def is_local(url: str) -> bool:
+    """A server on this machine or the local network, which may need no key."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith((".localhost", ".local")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_unspecified
+
+
+class _Stop(Exception):
+    """A setup problem: no further paper is sent, and the run ends with this message."""
+
+
+@dataclass
+class _Run:
+    """State the workers of one batch share (one event-loop thread: no locks)."""
+
+    spent: float = 0.0  # cost of the calls answered so far
+    reserved: float = 0.0  # estimated cost of the calls in flight
+    max_output: int = 0
+    failures: int = 0  # papers failed in a row
+    stopped: str | None = None  # why the remaining papers go straight to offline
+    skipped: int = 0
+    fatal: str | None = None  # a setup problem: take no more papers, end the run with it
+
+
+class OpenAIBackend:
+    """Summaries from a chat model. `client_factory` injects the AsyncOpenAI client
+    (tests, benchmarks); one is made per batch because a client is tied to the
+    event loop it first ran in."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        llm: LLMConfig,
+        tags: Mapping[str, str],
+        *,
+        api_key: str | None,
+        client_factory: ClientFactory | None = None,
+    ) -> None:
+        self.llm = llm
+        self.model = llm.model
+        self.base_url = (llm.base_url or OPENAI_URL).rstrip("/")
+        self.vocabulary = tuple(tags)
+        self.fallback_from = f"openai:{llm.model}"
+        self._offline = OfflineBackend(tags)
+        self._api_key = api_key
+        self._client_factory = client_factory
+        self._system = render_system(self.vocabulary, llm.language, llm.structured_output)
+        self._format = response_format(llm.structured_output, self.vocabulary)
+        self.prompt_version = prompt_version(self._system, self._format, llm.structured_output)
+        self._fixed_chars = len(self._system) + len(json.dumps(self._format or ""))
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        env: Mapping[str, str] | None = None,
+        client_factory: ClientFactory | None = None,
+    ) -> OpenAIBackend:
+        """Configure from `[llm]`; the key comes from the environment variable it names."""
+        env = os.environ if env is None else env
+        if not settings.llm.model.strip():
+            raise BackendError("[llm] model is empty: set it to a model name, e.g. gpt-4o-mini")
+        key = env.get(settings.llm.api_key_env) or None
+        if key is None and is_local(settings.llm.base_url or OPENAI_URL):
+            key = PLACEHOLDER_KEY
+        return cls(settings.llm, settings.tags, api_key=key, client_factory=client_factory)
+
+    # --- public entry points ----------------------------------------------------
+
+    def summarize(self, paper: Paper) -> Summary:
+        """One paper, synchronously (`digest tag --title`); nothing is stored."""
+
+        async def one() -> Summary:
+            async with self._client() as client:
+                try:
+                    return (await self._paper(client, paper, _Run()))[0]
+                except _Stop as stop:
+                    raise BackendError(str(stop)) from None
+
+        return asyncio.run(one())
+
+    def summarize_into(
+        self,
+        db: Database,
+        papers: list[Paper],
+        report: SummarizeReport,
+        progress: Callable[[SummarizeReport], None] | None = None,
+        run_id: int | None = None,
+    ) -> None:
+        """Summarise `papers` concurrently, committing each one as it finishes."""
+        if papers:
+            asyncio.run(self._drive(db, papers, report, progress, run_id))
+
+    # --- the batch --------------------------------------------------------------
+
+    def _client(self) -> openai.AsyncOpenAI:
+        if self._client_factory is not None:
+            return self._client_factory()
+        if self._api_key is None:
+            raise BackendError(
+                f"No API key: set {self.llm.api_key_env} (or [llm] api_key_env) "
+                "or use --backend offline"
+            )
+        return openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=self._api_key,
+            timeout=self.llm.timeout,
+            max_retries=self.llm.max_retries,
+        )
+
+    async def _drive(
+        self,
+        db: Database,
+        papers: list[Paper],
+        report: SummarizeReport,
+        progress: Callable[[SummarizeReport], None] | None,
+        run_id: int | None,
+    ) -> None:
+        run, pending = _Run(), iter(papers)
+        async with self._client() as client:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(min(self.llm.concurrency, len(papers))):
+                        group.create_task(
+                            self._worker(client, pending, run, db, report, progress, run_id)
+                        )
+            except BaseExceptionGroup as failed:  # a bug or a store error: show the first
+                raise failed.exceptions[0] from None
+        if run.fatal:
+            saved = f" ({report.done} papers done before it are saved)" if report.done else ""
+            raise BackendError(run.fatal + saved)
+        if run.stopped:
+            report.stopped = (
+                f"{run.stopped}; {run.skipped} papers used the offline backend "
+                "instead (the next run tries them again)"
+            )
+
+    async def _worker(
+        self,
+        client: openai.AsyncOpenAI,
+        pending: Iterator[Paper],
+        run: _Run,
+        db: Database,
+        report: SummarizeReport,
+        progress: Callable[[SummarizeReport], None] | None,
+        run_id: int | None,
+    ) -> None:
+        for paper in pending:  # shared by all workers: each paper is taken once
+            if paper.id is None:
+                raise ValueError("summarize_into takes stored papers (with ids)")
+            if run.fatal:
+                return
+            try:
+                summary, calls = await self._paper(client, paper, run)
+            except _Stop as stop:  # calls in flight elsewhere still finish and are kept
+                run.fatal = run.fatal or str(stop)
+                return
+            save_outcome(
+                db, paper.id, summary, calls, run_id=run_id, backend=self.name, model=self.model
+            )
+            report.done += 1
+            report.calls += len(calls)
+            report.input_tokens += sum(c.input_tokens or 0 for c in calls)
+            report.output_tokens += sum(c.output_tokens or 0 for c in calls)
+            report.cost += sum(c.cost for c in calls)
+            if summary.fallback_from:
+                report.fell_back += 1
+                if calls:  # papers skipped after a stop are told once, in report.stopped
+                    report.errors.append(f"paper {paper.id}: {summary.error}")
+            if progress:
+                progress(report)
+
+    # --- one paper --------------------------------------------------------------
+
+    async def _paper(
+        self, client: openai.AsyncOpenAI, paper: Paper, run: _Run
+    ) -> tuple[Summary, list[LLMCall]]:
+        prompt = user_message(paper)
+        estimate = self._estimate(prompt, run)
+        cap = self.llm.max_cost_per_run
+        if run.stopped is None and cap is not None and run.spent + run.reserved + estimate > cap:
+            run.stopped = f"cost cap reached: [llm] max_cost_per_run = {cap:g}"
+        if run.stopped is not None:
+            run.skipped += 1
+            return self._fallback(paper, run.stopped), []
+        run.reserved += estimate
+        try:
+            return await self._ask(client, paper, prompt, run)
+        finally:
+            run.reserved -= estimate
+
+    def _estimate(self, prompt: str, run: _Run) -> float:
+        """A generous guess at a call's cost, so the cap is not crossed by calls in flight."""
+        chars = self._fixed_chars + len(prompt)
+        return (
+            chars / CHARS_PER_TOKEN * self.llm.price_input_per_mtok
+            + (run.max_output or OUTPUT_GUESS) * self.llm.price_output_per_mtok
+        ) / 1e6
+
+    def request_for(self, paper: Paper) -> dict[str, Any]:
+        """The chat-completions request for a paper, as sent (bench/llm.py reuses it)."""
+        return self._request(self._messages(user_message(paper)))
+
+    def _messages(self, prompt: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self._system}, {"role": "user", "content": prompt}]
+
+    async def _ask(
+        self, client: openai.AsyncOpenAI, paper: Paper, prompt: str, run: _Run
+    ) -> tuple[Summary, list[LLMCall]]:
+        messages = self._messages(prompt)
+        calls: list[LLMCall] = []
+        error = ""
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                completion = await client.chat.completions.create(**self._request(messages))
+            except openai.APIError as exc:
+                latency = (time.perf_counter() - started) * 1000
+                return self._failed(paper, exc, run, [*calls, LLMCall("error", latency)])
+            call = self._call(completion, (time.perf_counter() - started) * 1000)
+            run.spent += call.cost
+            run.max_output = max(run.max_output, call.output_tokens or 0)
+            run.failures = 0
+            try:
+                reply = read_reply(completion, self.vocabulary)
+            except ReplyError as exc:
+                error = str(exc)
+                calls.append(replace(call, status="invalid", error=error))
+                said = what_was_said(completion)[:4000] or "(nothing)"
+                messages += [
+                    {"role": "assistant", "content": said},
+                    {"role": "user", "content": repair_message(error)},
+                ]
+                continue
+            calls.append(replace(call, status="ok" if attempt == 1 else "repaired"))
+            return self._summary(reply), calls
+        return self._fallback(paper, f"invalid reply, also after a repair attempt: {error}"), calls
+
+    def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        request: dict[str, Any] = {"model": self.model, "messages": messages}
+        if self._format is not None:
+            request["response_format"] = self._format
+        if self.llm.temperature is not None:
+            request["temperature"] = self.llm.temperature
+        return request
+
+    def _call(self, completion: Any, latency_ms: float) -> LLMCall:
+        usage = getattr(completion, "usage", None)
+        tokens_in = getattr(usage, "prompt_tokens", None)
+        tokens_out = getattr(usage, "completion_tokens", None)
+        cost = (
+            (tokens_in or 0) * self.llm.price_input_per_mtok
+            + (tokens_out or 0) * self.llm.price_output_per_mtok
+        ) / 1e6
+        return LLMCall("ok", latency_ms, tokens_in, tokens_out, cost)
+
+    def _failed(
+        self, paper: Paper, exc: openai.APIError, run: _Run, calls: list[LLMCall]
+    ) -> tuple[Summary, list[LLMCall]]:
+        """A request that failed after the SDK's retries: stop the run, or fall back."""
+        problem = classify(
+            exc,
+            base_url=self.base_url,
+            model=self.model,
+            mode=self.llm.structured_output,
+            key_env=self.llm.api_key_env,
+            timeout=self.llm.timeout,
+            retries=self.llm.max_retries,
+            secret=self._api_key,
+        )
+        if problem.scope == RUN:
+            raise _Stop(problem.message)
+        calls[-1] = replace(calls[-1], error=problem.message)
+        if problem.scope == QUOTA:
+            run.stopped = run.stopped or problem.message
+        else:
+            run.failures += 1
+            if run.failures >= BREAKER and run.stopped is None:
+                run.stopped = f"{BREAKER} papers failed in a row (last: {problem.message})"
+        return self._fallback(paper, problem.message), calls
+
+    def _summary(self, reply: Reply) -> Summary:
+        return Summary(
+            tldr=reply.tldr,
+            summary=reply.summary,
+            tags=reply.tags,
+            backend=self.name,
+            model=self.model,
+            prompt_version=self.prompt_version,
+        )
+
+    def _fallback(self, paper: Paper, reason: str) -> Summary:
+        return replace(
+            self._offline.summarize(paper), fallback_from=self.fallback_from, error=reason
+        )
