@@ -1,0 +1,196 @@
+"""Commands about email: subscribe, unsubscribe, subscribers, send."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from digest.cli import AppContext, cli
+
+if TYPE_CHECKING:
+    from digest.models import Subscriber
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@cli.command()
+@click.argument("email")
+@click.option("--name", help="How to greet the reader.")
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    help="Only papers with any of these tags (repeatable).",
+)
+@click.option(
+    "--exclude-tag",
+    "exclude_tags",
+    multiple=True,
+    metavar="TAG",
+    help="Never papers with any of these tags (repeatable).",
+)
+@click.option(
+    "--keyword",
+    "keywords",
+    multiple=True,
+    metavar="TEXT",
+    help="Only papers whose title or abstract contains any of these (repeatable).",
+)
+@click.option(
+    "--max-papers",
+    type=click.IntRange(min=1),
+    help="At most N papers per email (default: [digest] max_papers).",
+)
+@pass_app
+def subscribe(
+    app: AppContext,
+    email: str,
+    name: str | None,
+    tags: tuple[str, ...],
+    exclude_tags: tuple[str, ...],
+    keywords: tuple[str, ...],
+    max_papers: int | None,
+) -> None:
+    """Add a subscriber, or replace the name and filters of a known one.
+
+    With no filters the reader gets every new paper. Subscribing again
+    states the whole subscription anew (and resumes a stopped one).
+
+    \b
+    Example:
+      digest subscribe ada@example.org --name Ada --tag diffusion --tag 3d
+      digest subscribe bob@example.org --keyword "sparse autoencoder" --max-papers 10
+    """
+    from digest.store.subscribers import make_subscriber, save_subscriber
+
+    sub = make_subscriber(
+        email,
+        vocabulary=app.settings.vocabulary,
+        name=name,
+        tags=tags,
+        exclude_tags=exclude_tags,
+        keywords=keywords,
+        max_papers=max_papers,
+    )
+    _, what = save_subscriber(app.db, sub, touch=True)
+    verb = {"created": "subscribed", "updated": "updated", "unchanged": "already subscribed:"}
+    click.echo(f"{verb[what]} {sub.email}" + (f" ({_describe(sub)})" if _describe(sub) else ""))
+
+
+@cli.command()
+@click.argument("email")
+@pass_app
+def unsubscribe(app: AppContext, email: str) -> None:
+    """Stop sending email to an address (what it was sent is kept).
+
+    \b
+    Example:
+      digest unsubscribe ada@example.org
+    """
+    from digest.store.subscribers import unsubscribe as stop
+
+    if stop(app.db, email):
+        click.echo(f"unsubscribed {email.strip().lower()}")
+    else:
+        click.echo(f"{email.strip().lower()} was already unsubscribed")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_app
+def subscribers(app: AppContext, as_json: bool) -> None:
+    """List subscribers with their filters ([[subscribers]] in the config are added first).
+
+    \b
+    Example:
+      digest subscribers
+      digest subscribers --json
+    """
+    from digest.store.subscribers import list_subscribers, sync_config_subscribers
+
+    sync_config_subscribers(app.db, app.settings)
+    subs = list_subscribers(app.db)
+    if as_json:
+        out = [
+            {
+                "email": s.email,
+                "name": s.name,
+                "active": s.active,
+                "tags": list(s.tags),
+                "exclude_tags": list(s.exclude_tags),
+                "keywords": list(s.keywords),
+                "max_papers": s.max_papers,
+            }
+            for s in subs
+        ]
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    for s in subs:
+        state = "" if s.active else "  (unsubscribed)"
+        name = f" ({s.name})" if s.name else ""
+        click.echo(f"{s.email}{name}: {_describe(s) or 'every new paper'}{state}")
+    if not subs:
+        click.echo("no subscribers: add one with `digest subscribe EMAIL`", err=True)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show who would get what; send and record nothing.")
+@click.option("--subscriber", metavar="EMAIL", help="Only this subscriber.")
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Connect, negotiate TLS, log in and quit without sending.",
+)
+@pass_app
+def send(app: AppContext, dry_run: bool, subscriber: str | None, check_only: bool) -> None:
+    """Email each subscriber the papers not yet delivered to them.
+
+    A paper counts as delivered once the server accepted the message; a
+    digest that failed temporarily is sent again (same Message-ID) next
+    time. With the default file backend, messages are written to the
+    outbox folder. Exit status 1 if any email was not sent.
+
+    \b
+    Example:
+      digest send --dry-run
+      digest send --subscriber ada@example.org
+      digest send --check
+    """
+    from digest.delivery import send_digests
+    from digest.store.subscribers import sync_config_subscribers
+    from digest.transport import check
+
+    if check_only:
+        verdict = check(app.settings, progress=lambda line: click.echo(f"  {line}"))
+        click.echo(verdict)
+        return
+    for change in sync_config_subscribers(app.db, app.settings):
+        click.echo(change, err=True)
+    report = send_digests(app.db, app.settings, dry_run=dry_run, subscriber=subscriber)
+    if not report.outcomes:
+        click.echo("no active subscribers: add one with `digest subscribe EMAIL`")
+        return
+    for outcome in report.outcomes:
+        failed = outcome.status in ("failed", "pending", "skipped")
+        click.secho(outcome.line, fg="red" if failed else None, err=failed)
+    click.echo(report.line)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _describe(sub: Subscriber) -> str:
+    parts = []
+    if sub.tags:
+        parts.append("tags: " + ", ".join(sub.tags))
+    if sub.exclude_tags:
+        parts.append("not: " + ", ".join(sub.exclude_tags))
+    if sub.keywords:
+        parts.append("keywords: " + ", ".join(sub.keywords))
+    if sub.max_papers:
+        parts.append(f"at most {sub.max_papers} papers")
+    return "; ".join(parts)

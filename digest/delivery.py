@@ -1,0 +1,293 @@
+"""`digest send`: each active subscriber gets one email with the papers due to them.
+
+Order of events for one subscriber, each step committed before the next:
+
+1. a pending digest (left by a failure or a crash) is retried as it was:
+   same papers, same Message-ID, same Date; otherwise the due papers are
+   selected and recorded as a new pending digest;
+2. the message is handed to the transport;
+3. only when the server accepted it is the digest marked sent, together
+   with its papers (`store.deliveries.mark_sent`, one transaction).
+
+A crash between 2 and 3 means one resend with the same Message-ID; nothing
+is lost. At most one email per subscriber per run: papers that arrive while
+a digest is pending go out in the next one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from digest.config import Settings
+from digest.errors import DigestError, MailError
+from digest.mail import build_message, new_message_id, render_email, sender
+from digest.models import Subscriber
+from digest.store.deliveries import (
+    REJECTED_LIMIT,
+    Delivery,
+    mark_failed,
+    mark_sent,
+    pending_delivery,
+    record_attempt,
+    rejected_streak,
+    start_delivery,
+)
+from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
+from digest.store.summaries import listing
+from digest.transport import SendFailure, Transport, make_transport
+
+# Outcomes that make `digest send` exit with status 1.
+FAILED = ("failed", "pending", "skipped")
+
+
+def default_backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1, 2, ...): 2, 4, 8 ... 60."""
+    return float(min(2**attempt, 60))
+
+
+@dataclass
+class Outcome:
+    """What happened for one subscriber in this run."""
+
+    email: str
+    status: str  # sent | nothing | failed | pending | skipped | paused | would-send
+    papers: int = 0
+    detail: str = ""  # where it went, or why not
+    server_down: bool = False  # the failure would hit the next subscribers too
+
+    @property
+    def line(self) -> str:
+        count = f"{self.papers} paper{'' if self.papers == 1 else 's'}"
+        texts = {
+            "sent": f"sent {count}" + (f" ({self.detail})" if self.detail else ""),
+            "would-send": f"would send {count}" + (f" ({self.detail})" if self.detail else ""),
+            "nothing": f"nothing new: {self.detail}",
+            "failed": f"failed: {self.detail}",
+            "pending": f"not sent: {self.detail}",
+            "skipped": f"not tried: {self.detail}",
+            "paused": f"paused: {self.detail}",
+        }
+        return f"{self.email}: {texts.get(self.status, self.detail)}"
+
+
+@dataclass
+class SendReport:
+    """The outcome of one `send_digests` call, for the CLI and the daily run."""
+
+    dry_run: bool = False
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        return sum(o.status == "sent" for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return sum(o.status in FAILED for o in self.outcomes)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    @property
+    def errors(self) -> list[str]:
+        return [o.line for o in self.outcomes if o.status in FAILED]
+
+    @property
+    def lines(self) -> list[str]:
+        return [o.line for o in self.outcomes]
+
+    @property
+    def line(self) -> str:
+        """One summary line, e.g. "2 emails sent, 1 failed, 1 with nothing new"."""
+        if self.dry_run:
+            would = sum(o.status == "would-send" for o in self.outcomes)
+            return f"dry run: {would} email{'' if would == 1 else 's'} would be sent"
+        quiet = sum(o.status == "nothing" for o in self.outcomes)
+        parts = [f"{self.sent} email{'' if self.sent == 1 else 's'} sent"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if quiet:
+            parts.append(f"{quiet} with nothing new")
+        return ", ".join(parts)
+
+
+@dataclass
+class _Draft:
+    delivery: Delivery | None  # the pending digest being retried, if any
+    paper_ids: list[int]
+    digest_date: str
+    reason: str  # why nothing is due, when nothing is
+
+
+def send_digests(
+    db: Database,
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    subscriber: str | None = None,
+    transport: Transport | None = None,
+    now: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: Callable[[int], float] = default_backoff,
+    should_stop: Callable[[], bool] | None = None,
+) -> SendReport:
+    """Send every active subscriber (or only `subscriber`) their digest.
+
+    Never raises for a delivery failure: each subscriber's outcome is in the
+    report. Raises DigestError for setup problems found before sending
+    (bad config, unknown subscriber). The transport is closed at the end.
+    `should_stop` is asked between subscribers (the scheduler's shutdown):
+    the ones not reached simply wait for the next run.
+    """
+    now = now or datetime.now(UTC)
+    if subscriber:
+        subs = [get_subscriber(db, subscriber)]
+        if not subs[0].active:
+            raise DigestError(f"{subs[0].email} unsubscribed: `digest subscribe` it to resume")
+    else:
+        subs = list_subscribers(db, active_only=True)
+    report = SendReport(dry_run=dry_run)
+    if not subs:
+        return report
+    sender(settings)  # a bad [email] from fails here, before anything is recorded
+    if transport is None and not dry_run:
+        transport = make_transport(settings)
+    failing = ""
+    try:
+        for sub in subs:
+            if should_stop is not None and should_stop():
+                break
+            if failing:
+                report.outcomes.append(Outcome(sub.email, "skipped", detail=failing))
+                continue
+            outcome = _send_one(db, settings, sub, transport, now, dry_run, sleep, backoff)
+            report.outcomes.append(outcome)
+            if outcome.server_down:
+                failing = f"the mail server is failing ({outcome.detail})"
+    finally:
+        if transport is not None:
+            transport.close()
+    return report
+
+
+def preview_email(
+    db: Database, settings: Settings, email: str, fmt: str, now: datetime | None = None
+) -> str:
+    """Exactly the body ("html" or "txt") `digest send` would mail to `email` now.
+
+    Raises MailError when that subscriber would get no email now, saying why.
+    """
+    if fmt not in ("html", "txt"):
+        raise DigestError(f"unknown email format {fmt!r}: use html or txt")
+    sub = get_subscriber(db, email)
+    draft = _draft(db, settings, sub, now or datetime.now(UTC))
+    if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
+        raise MailError(
+            f"{sub.email} would get no email now: {draft.reason}"
+            " ([digest] send_empty = true sends one anyway)"
+        )
+    rendered = render_email(settings, sub, _papers(db, draft.paper_ids), draft.digest_date)
+    return rendered.html if fmt == "html" else rendered.text
+
+
+def _send_one(
+    db: Database,
+    settings: Settings,
+    sub: Subscriber,
+    transport: Transport | None,
+    now: datetime,
+    dry_run: bool,
+    sleep: Callable[[float], None],
+    backoff: Callable[[int], float],
+) -> Outcome:
+    streak, reason = rejected_streak(db, _id(sub))
+    if streak >= REJECTED_LIMIT:
+        return Outcome(
+            sub.email,
+            "paused",
+            detail=(
+                f"{streak} emails in a row rejected (last: {reason}); run"
+                f" `digest subscribe {sub.email}` to try again"
+            ),
+        )
+    draft = _draft(db, settings, sub, now)
+    if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
+        return Outcome(sub.email, "nothing", detail=draft.reason)
+    papers = _papers(db, draft.paper_ids)
+    rendered = render_email(settings, sub, papers, draft.digest_date)
+    retry = f"retry of the digest of {draft.digest_date}" if draft.delivery else ""
+    if dry_run or transport is None:
+        return Outcome(sub.email, "would-send", len(papers), detail=retry)
+    stamp = now.replace(microsecond=0).isoformat()
+    delivery = draft.delivery or start_delivery(
+        db,
+        _id(sub),
+        draft.paper_ids,
+        digest_date=draft.digest_date,
+        now=stamp,
+        message_id=new_message_id(settings),
+    )
+    msg = build_message(
+        settings,
+        sub,
+        rendered,
+        message_id=delivery.message_id,
+        when=datetime.fromisoformat(delivery.created),
+    )
+    attempts, attempt = max(1, settings.email.retries), 1
+    while True:
+        try:
+            where = transport.send(msg, sender(settings)[1], sub.email)
+            break
+        except SendFailure as failure:
+            if not failure.temporary and not failure.server:
+                mark_failed(db, delivery.id, str(failure), now=stamp)
+                return Outcome(
+                    sub.email,
+                    "failed",
+                    len(papers),
+                    detail=f"{failure}; its papers stay due for the next send",
+                )
+            record_attempt(db, delivery.id, str(failure), now=stamp)
+            if not failure.temporary or attempt >= attempts:
+                tries = f" after {attempt} attempts" if attempt > 1 else ""
+                return Outcome(
+                    sub.email,
+                    "pending",
+                    len(papers),
+                    server_down=failure.server,
+                    detail=f"{failure}{tries}; the digest is sent again next time",
+                )
+            sleep(backoff(attempt))
+            attempt += 1
+    mark_sent(db, delivery.id, now=stamp)
+    return Outcome(sub.email, "sent", len(papers), detail=where)
+
+
+def _id(sub: Subscriber) -> int:
+    if sub.id is None:
+        raise DigestError(f"{sub.email} is not a stored subscriber: `digest subscribe` it first")
+    return sub.id
+
+
+def _draft(db: Database, settings: Settings, sub: Subscriber, now: datetime) -> _Draft:
+    pending = pending_delivery(db, _id(sub))
+    if pending is not None:
+        return _Draft(pending, pending.paper_ids, pending.digest_date, "")
+    selection = select_papers(db, settings, sub, now)
+    return _Draft(None, selection.paper_ids, now.date().isoformat(), selection.reason)
+
+
+def _papers(db: Database, ids: list[int]) -> list[dict[str, Any]]:
+    """Papers with their latest summary, in the digest's own order."""
+    if not ids:
+        return []
+    rows = {r["id"]: r for r in listing(db, paper_ids=ids)}
+    return [rows[i] for i in ids if i in rows]

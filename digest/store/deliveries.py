@@ -1,0 +1,252 @@
+"""Deliveries: the one place that decides what "delivered" means.
+
+A digest for one subscriber is a `deliveries` row plus its exact paper list
+(`delivery_papers`), created *before* anything is sent and left `pending`
+until the server accepts the message. Only then, in one transaction, does
+the row become `sent` and the papers enter `delivered`. So a crash or a
+failure at any point loses nothing: the pending digest is sent again, with
+the same papers and the same Message-ID, by the next `digest send`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+from digest.config import Settings
+from digest.errors import MailError
+from digest.models import Subscriber
+from digest.store import utcnow
+from digest.store.subscribers import list_subscribers, select_papers
+
+# Consecutive rejected digests (5xx) after which an address is paused until
+# someone runs `digest subscribe` for it again.
+REJECTED_LIMIT = 3
+
+
+@dataclass
+class Delivery:
+    id: int
+    subscriber_id: int
+    message_id: str
+    digest_date: str
+    status: str  # pending | sent | failed
+    attempts: int
+    created: str
+    sent_at: str | None = None
+    error: str | None = None
+    paper_ids: list[int] = field(default_factory=list)
+
+
+def pending_delivery(db: Database, subscriber_id: int) -> Delivery | None:
+    """The digest started for this subscriber but not yet accepted by a server."""
+    rows = list(
+        db.query(
+            "SELECT * FROM deliveries WHERE subscriber_id = ? AND status = 'pending'",
+            [subscriber_id],
+        )
+    )
+    return _with_papers(db, rows[0]) if rows else None
+
+
+def start_delivery(
+    db: Database,
+    subscriber_id: int,
+    paper_ids: list[int],
+    *,
+    message_id: str,
+    digest_date: str,
+    now: str | None = None,
+) -> Delivery:
+    """Record a new digest and its paper list before sending it.
+
+    Raises MailError if another process started one for this subscriber.
+    """
+    now = now or utcnow()
+    try:
+        with db.atomic():
+            pk = (
+                db["deliveries"]
+                .insert(
+                    {
+                        "subscriber_id": subscriber_id,
+                        "message_id": message_id,
+                        "digest_date": digest_date,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created": now,
+                        "paper_count": len(paper_ids),
+                    }
+                )
+                .last_pk
+            )
+            db["delivery_papers"].insert_all(
+                {"delivery_id": pk, "paper_id": pid, "position": n}
+                for n, pid in enumerate(paper_ids)
+            )
+    except sqlite3.IntegrityError as exc:
+        raise MailError(
+            "another `digest send` is delivering to this subscriber: let it finish"
+        ) from exc
+    delivery = pending_delivery(db, subscriber_id)
+    if delivery is None or delivery.id != pk:
+        raise MailError("the digest just recorded is gone: is another process deleting rows?")
+    return delivery
+
+
+def record_attempt(db: Database, delivery_id: int, error: str, now: str | None = None) -> None:
+    """A failed attempt: the digest stays pending, with the error for `digest status`."""
+    db.execute(
+        "UPDATE deliveries SET attempts = attempts + 1, error = ? WHERE id = ?",
+        [f"{now or utcnow()} {error}", delivery_id],
+    )
+
+
+def mark_failed(db: Database, delivery_id: int, error: str, now: str | None = None) -> None:
+    """The server refused the message for good: its papers stay undelivered."""
+    db.execute(
+        "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, error = ?"
+        " WHERE id = ? AND status = 'pending'",
+        [f"{now or utcnow()} {error}", delivery_id],
+    )
+
+
+def mark_sent(db: Database, delivery_id: int, now: str | None = None) -> None:
+    """The server accepted the message: the digest and its papers count as delivered.
+
+    One transaction, so a paper is never recorded without its delivery or
+    the other way round.
+    """
+    now = now or utcnow()
+    with db.atomic():
+        db.execute(
+            "UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1"
+            " WHERE id = ? AND status = 'pending'",
+            [now, delivery_id],
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO delivered (subscriber_id, paper_id, delivery_id, sent_at)"
+            " SELECT d.subscriber_id, dp.paper_id, d.id, ? FROM deliveries d"
+            " JOIN delivery_papers dp ON dp.delivery_id = d.id WHERE d.id = ?",
+            [now, delivery_id],
+        )
+
+
+def delivered_ids(db: Database, subscriber_id: int) -> list[int]:
+    """Every paper delivered to the subscriber, in the order they were sent."""
+    rows = db.execute(
+        "SELECT paper_id FROM delivered WHERE subscriber_id = ? ORDER BY sent_at, delivery_id,"
+        " paper_id",
+        [subscriber_id],
+    )
+    return [r[0] for r in rows]
+
+
+def rejected_streak(db: Database, subscriber_id: int) -> tuple[int, str | None]:
+    """How many digests in a row the server refused for good since the last
+    accepted one (or the last `digest subscribe`), and the latest reason."""
+    row = db.execute("SELECT updated FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
+    since = max(row[0] if row and row[0] else "", _last_sent(db, subscriber_id) or "")
+    rows = db.execute(
+        "SELECT error FROM deliveries WHERE subscriber_id = ? AND status = 'failed'"
+        " AND created >= ? ORDER BY id DESC",
+        [subscriber_id, since],
+    ).fetchall()
+    return len(rows), (rows[0][0] if rows else None)
+
+
+def status_lines(db: Database, settings: Settings, now: datetime | None = None) -> list[str]:
+    """One line per subscriber for `digest status`: last email, papers pending,
+    last error, and why nothing was sent when nothing was."""
+    now = now or datetime.now(UTC)
+    subs = list_subscribers(db)
+    if not subs:
+        return ["no subscribers: add one with `digest subscribe EMAIL`"]
+    return [_status_line(db, settings, sub, now) for sub in subs]
+
+
+def _status_line(db: Database, settings: Settings, sub: Subscriber, now: datetime) -> str:
+    if not sub.active or sub.id is None:
+        return f"{sub.email}: unsubscribed"
+    parts = []
+    last = _last_sent_row(db, sub.id)
+    if last:
+        parts.append(f"last email {_short(last['sent_at'])} ({_papers(last['paper_count'])})")
+    else:
+        parts.append("never emailed")
+    selection = select_papers(db, settings, sub, now)
+    pending = pending_delivery(db, sub.id)
+    if pending:
+        parts.append(
+            f"digest of {pending.digest_date} ({_papers(len(pending.paper_ids))}) not sent"
+            f" after {pending.attempts} attempts: SMTP failing, retried next send"
+        )
+    if selection.matching:
+        waiting = selection.matching - len(pending.paper_ids) if pending else selection.matching
+        parts.append(f"{_papers(max(waiting, 0))} pending")
+    elif not pending:
+        parts.append(f"nothing pending: {selection.reason}")
+    streak, reason = rejected_streak(db, sub.id)
+    error = _last_error(db, sub.id)
+    if error:
+        parts.append(f"last error {error}")
+    if streak >= REJECTED_LIMIT:
+        parts.append(
+            f"paused after {streak} rejected emails: run `digest subscribe {sub.email}`"
+            " to try again"
+        )
+    elif streak:
+        parts.append("rejected by the server; tried again next send")
+    return f"{sub.email}: " + "; ".join(parts)
+
+
+def _last_sent_row(db: Database, subscriber_id: int) -> dict | None:
+    rows = list(
+        db.query(
+            "SELECT sent_at, paper_count FROM deliveries"
+            " WHERE subscriber_id = ? AND status = 'sent' ORDER BY sent_at DESC, id DESC LIMIT 1",
+            [subscriber_id],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def _last_sent(db: Database, subscriber_id: int) -> str | None:
+    row = _last_sent_row(db, subscriber_id)
+    return row["sent_at"] if row else None
+
+
+def _last_error(db: Database, subscriber_id: int) -> str | None:
+    """The latest error newer than the last accepted digest (older ones are stale)."""
+    row = db.execute(
+        "SELECT error FROM deliveries WHERE subscriber_id = ? AND status != 'sent'"
+        " AND error IS NOT NULL AND created >= ? ORDER BY id DESC LIMIT 1",
+        [subscriber_id, _last_sent(db, subscriber_id) or ""],
+    ).fetchone()
+    if not row:
+        return None
+    stamp, _, message = row[0].partition(" ")
+    return f"{_short(stamp)}: {message}"
+
+
+def _with_papers(db: Database, row: dict) -> Delivery:
+    ids = [
+        r[0]
+        for r in db.execute(
+            "SELECT paper_id FROM delivery_papers WHERE delivery_id = ? ORDER BY position",
+            [row["id"]],
+        )
+    ]
+    keys = Delivery.__dataclass_fields__
+    return Delivery(**{k: v for k, v in row.items() if k in keys}, paper_ids=ids)
+
+
+def _short(stamp: str) -> str:
+    return stamp[:16].replace("T", " ") + " UTC"
+
+
+def _papers(n: int) -> str:
+    return f"{n} paper{'' if n == 1 else 's'}"

@@ -1,0 +1,326 @@
+"""Subscribers, and which papers each one is due.
+
+A subscription is stated in full each time: `subscribe` replaces the name and
+filters of a known address (and reactivates it) rather than adding a second
+row. Unsubscribing keeps the row, so the record of what was delivered stays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Any
+
+from sqlite_utils import Database
+
+from digest.config import Settings
+from digest.errors import ConfigError, DigestError
+from digest.models import Subscriber
+from digest.store import utcnow
+from digest.store.summaries import fts_query
+
+# A new subscriber's first digest reaches back this far before the moment they
+# subscribed (the latest daily batch), not over the whole max_age_days backlog.
+WELCOME_WINDOW = timedelta(days=1)
+
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_CONFIG_KEYS = ("email", "name", "tags", "exclude_tags", "keywords", "max_papers", "active")
+_SUMMARISED = "EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)"
+# The paper's tags are those of its latest summary (the rule summaries.listing uses).
+_LATEST_TAGS = (
+    "(SELECT s.tags FROM summaries s WHERE s.paper_id = p.id"
+    " ORDER BY s.created DESC, s.id DESC LIMIT 1)"
+)
+
+
+def normalize_email(value: str) -> str:
+    """Return the address in its stored form (lower case) or raise a DigestError saying why.
+
+    Plain `local@domain` only: no display names, no IP literals, ASCII only
+    (the stdlib SMTP client cannot send to internationalised addresses).
+    """
+    raw = (value or "").strip()
+    problem = None
+    if not raw:
+        problem = "it is empty"
+    elif re.search(r"[\s<>,;\"()]", raw) or parseaddr(raw)[0]:
+        problem = "give the bare address, e.g. ada@example.org, without a name or <>"
+    elif not raw.isascii():
+        problem = "only ASCII addresses are supported"
+    elif raw.count("@") != 1 or parseaddr(raw)[1] != raw:
+        problem = "an address has exactly one @"
+    else:
+        local, domain = raw.split("@")
+        if not local or len(local) > 64 or not _LOCAL.match(local):
+            problem = "the part before @ has characters an address cannot have"
+        elif len(raw) > 254 or not all(_LABEL.match(p) for p in domain.split(".")):
+            problem = "the part after @ is not a domain name"
+    if problem:
+        raise DigestError(f"{value!r} is not an email address: {problem}")
+    return raw.lower()
+
+
+def make_subscriber(
+    email: str,
+    *,
+    vocabulary: Iterable[str],
+    name: str | None = None,
+    tags: Iterable[str] = (),
+    exclude_tags: Iterable[str] = (),
+    keywords: Iterable[str] = (),
+    max_papers: int | None = None,
+    active: bool = True,
+) -> Subscriber:
+    """Check every field of a subscription and return it; DigestError says what to fix."""
+    known = list(vocabulary)
+    if name is not None:
+        name = " ".join(str(name).split()) or None
+        if name and (len(name) > 100 or not name.isprintable()):
+            raise DigestError("a subscriber name is one line of at most 100 printable characters")
+    for tag in (*tags, *exclude_tags):
+        if tag not in known:
+            close = difflib.get_close_matches(tag, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "see [tags] in the config"
+            raise DigestError(f"unknown tag {tag!r}: {hint}")
+    words = [" ".join(k.split()) for k in keywords]
+    for word in words:
+        if not word or len(word) > 100 or not word.isprintable():
+            raise DigestError(f"keyword {word!r}: give 1 to 100 printable characters")
+    if max_papers is not None and (isinstance(max_papers, bool) or max_papers < 1):
+        raise DigestError("max papers must be a whole number of at least 1")
+    return Subscriber(
+        email=normalize_email(email),
+        name=name,
+        tags=tuple(dict.fromkeys(tags)),
+        exclude_tags=tuple(dict.fromkeys(exclude_tags)),
+        keywords=tuple(dict.fromkeys(words)),
+        max_papers=max_papers,
+        active=active,
+    )
+
+
+def save_subscriber(
+    db: Database, sub: Subscriber, now: str | None = None, *, touch: bool = False
+) -> tuple[int, str]:
+    """Create or update (and reactivate) a subscriber; returns (id, created|updated|unchanged).
+
+    `touch` marks an explicit `digest subscribe`: it counts as an update even
+    when nothing changed, which clears a pause after rejected emails.
+    """
+    now = now or utcnow()
+    values = {
+        "name": sub.name,
+        "tags": json.dumps(list(sub.tags)),
+        "exclude_tags": json.dumps(list(sub.exclude_tags)),
+        "keywords": json.dumps(list(sub.keywords)),
+        "max_papers": sub.max_papers,
+        "active": int(sub.active),
+    }
+    with db.atomic():
+        row = _row(db, sub.email)
+        if row is None:
+            pk = (
+                db["subscribers"]
+                .insert(
+                    {
+                        "email": sub.email,
+                        **values,
+                        "created": now,
+                        "updated": now,
+                        "active_since": now if sub.active else None,
+                    }
+                )
+                .last_pk
+            )
+            return pk, "created"
+        if all(row[k] == v for k, v in values.items()):
+            if touch:
+                db["subscribers"].update(row["id"], {"updated": now})
+            return row["id"], "unchanged"
+        if sub.active and not row["active"]:
+            values["active_since"] = now
+        db["subscribers"].update(row["id"], {**values, "updated": now})
+        return row["id"], "updated"
+
+
+def unsubscribe(db: Database, email: str, now: str | None = None) -> bool:
+    """Stop sending to `email`; False if it was already unsubscribed."""
+    row = _row(db, normalize_email(email))
+    if row is None:
+        raise DigestError(f"{email} is not a subscriber: see `digest subscribers`")
+    if not row["active"]:
+        return False
+    db["subscribers"].update(row["id"], {"active": 0, "updated": now or utcnow()})
+    return True
+
+
+def get_subscriber(db: Database, email: str) -> Subscriber:
+    row = _row(db, normalize_email(email))
+    if row is None:
+        raise DigestError(f"{email} is not a subscriber: add it with `digest subscribe {email}`")
+    return _to_subscriber(row)
+
+
+def list_subscribers(db: Database, *, active_only: bool = False) -> list[Subscriber]:
+    where = "active = 1" if active_only else "1"
+    rows = db.query(f"SELECT * FROM subscribers WHERE {where} ORDER BY email")
+    return [_to_subscriber(r) for r in rows]
+
+
+def sync_config_subscribers(db: Database, settings: Settings) -> list[str]:
+    """Create or update the [[subscribers]] of the config file; returns what changed.
+
+    The config is the source of truth for the filters of the addresses it
+    lists, but it never re-subscribes someone who unsubscribed (only
+    `digest subscribe` does): an unsubscribe must stick.
+    """
+    where = settings.config_path or "config"
+    wanted: list[Subscriber] = []
+    for n, entry in enumerate(settings.subscribers, 1):
+        label = f"{where}: [[subscribers]] #{n}"
+        for key in entry:
+            if key not in _CONFIG_KEYS:
+                close = difflib.get_close_matches(key, _CONFIG_KEYS, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else ", ".join(_CONFIG_KEYS)
+                raise ConfigError(f"{label}: unknown key {key!r} ({hint})")
+        if not isinstance(entry.get("email"), str):
+            raise ConfigError(f'{label}: needs email = "address"')
+        label = f"{where}: [[subscribers]] {entry['email']}"
+        for key in ("tags", "exclude_tags", "keywords"):
+            value = entry.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f'{label}: {key} must be a list of strings, e.g. ["a", "b"]')
+        if entry.get("name") is not None and not isinstance(entry["name"], str):
+            raise ConfigError(f"{label}: name must be a string")
+        if "max_papers" in entry and (
+            not isinstance(entry["max_papers"], int) or isinstance(entry["max_papers"], bool)
+        ):
+            raise ConfigError(f"{label}: max_papers must be a whole number")
+        if not isinstance(entry.get("active", True), bool):
+            raise ConfigError(f"{label}: active must be true or false")
+        try:
+            wanted.append(
+                make_subscriber(
+                    entry["email"],
+                    vocabulary=settings.vocabulary,
+                    name=entry.get("name"),
+                    tags=entry.get("tags", []),
+                    exclude_tags=entry.get("exclude_tags", []),
+                    keywords=entry.get("keywords", []),
+                    max_papers=entry.get("max_papers"),
+                    active=entry.get("active", True),
+                )
+            )
+        except DigestError as exc:
+            raise ConfigError(f"{label}: {exc}") from exc
+    emails = [s.email for s in wanted]
+    if len(set(emails)) != len(emails):
+        twice = next(e for e in emails if emails.count(e) > 1)
+        raise ConfigError(f"{where}: {twice} is listed twice in [[subscribers]]: keep one")
+    changes = []
+    for sub in wanted:
+        row = _row(db, sub.email)
+        if row is not None and not row["active"]:
+            sub = dataclasses.replace(sub, active=False)
+        _, what = save_subscriber(db, sub)
+        if what != "unchanged":
+            changes.append(f"{what} {sub.email} from {where}")
+    return changes
+
+
+@dataclass
+class Selection:
+    """The papers due to one subscriber now, and why there are none if so."""
+
+    paper_ids: list[int]  # best rank first, at most the subscriber's cap
+    matching: int  # all papers due (the ones past the cap wait for the next digest)
+    new: int  # undelivered summarised papers in the window, before the filters
+    unsummarised: int  # papers in the window still waiting for a summary
+    since: str  # the window's start
+
+    @property
+    def reason(self) -> str:
+        """Why nothing is due, in words (empty when something is)."""
+        if self.matching:
+            return ""
+        if self.new:
+            return f"all {self.new} new papers filtered out by tags/keywords"
+        if self.unsummarised:
+            return f"no new papers yet ({self.unsummarised} wait for a summary)"
+        return "no new papers"
+
+
+def select_papers(db: Database, settings: Settings, sub: Subscriber, now: datetime) -> Selection:
+    """The papers `sub` should get now, best rank first, capped.
+
+    Due: summarised, first seen within [digest] max_age_days (and at most
+    WELCOME_WINDOW before the subscription began), not yet delivered to this
+    subscriber, with any of their tags, none of their excluded tags, and any
+    of their keywords in the title or abstract.
+    """
+    since = now - timedelta(days=settings.digest.max_age_days)
+    row = _row(db, sub.email)
+    started = row["active_since"] if row else None
+    if started:
+        since = max(since, datetime.fromisoformat(started) - WELCOME_WINDOW)
+    since_s = since.replace(microsecond=0).isoformat()
+    base = (
+        "FROM papers p WHERE p.first_seen >= ? AND NOT EXISTS"
+        " (SELECT 1 FROM delivered d WHERE d.subscriber_id = ? AND d.paper_id = p.id)"
+    )
+    params: list[Any] = [since_s, sub.id]
+    one = lambda sql: db.execute(sql, params).fetchone()[0]  # noqa: E731
+    unsummarised = one(f"SELECT COUNT(*) {base} AND NOT {_SUMMARISED}")
+    new = one(f"SELECT COUNT(*) {base} AND {_SUMMARISED}")
+    filters, fparams = _filters(sub)
+    rows = db.execute(
+        f"SELECT p.id {base} AND {_SUMMARISED}{filters} ORDER BY p.best_rank, p.first_seen, p.id",
+        params + fparams,
+    ).fetchall()
+    cap = sub.max_papers or settings.digest.max_papers
+    return Selection([r[0] for r in rows[:cap]], len(rows), new, unsummarised, since_s)
+
+
+def _filters(sub: Subscriber) -> tuple[str, list[Any]]:
+    sql, params = "", []
+    if sub.tags:
+        sql += (
+            f" AND EXISTS (SELECT 1 FROM json_each({_LATEST_TAGS})"
+            f" WHERE value IN ({','.join('?' * len(sub.tags))}))"
+        )
+        params += list(sub.tags)
+    if sub.exclude_tags:
+        sql += (
+            f" AND NOT EXISTS (SELECT 1 FROM json_each({_LATEST_TAGS})"
+            f" WHERE value IN ({','.join('?' * len(sub.exclude_tags))}))"
+        )
+        params += list(sub.exclude_tags)
+    if sub.keywords:
+        sql += " AND p.id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"
+        params.append(" OR ".join(f"({fts_query(k)})" for k in sub.keywords))
+    return sql, params
+
+
+def _row(db: Database, email: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM subscribers WHERE email = ?", [email]))
+    return rows[0] if rows else None
+
+
+def _to_subscriber(row: dict[str, Any]) -> Subscriber:
+    return Subscriber(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        tags=tuple(json.loads(row["tags"] or "[]")),
+        exclude_tags=tuple(json.loads(row["exclude_tags"] or "[]")),
+        keywords=tuple(json.loads(row["keywords"] or "[]")),
+        max_papers=row["max_papers"],
+        active=bool(row["active"]),
+    )

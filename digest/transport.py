@@ -1,0 +1,362 @@
+"""Transports: hand one built message to an SMTP server, or to the outbox folder.
+
+A message counts as accepted only when `send` returns. Failures come back as
+`SendFailure`, classified so the caller knows what to do next:
+
+* temporary (4xx, dropped connection, timeout, connection refused): retry
+  with backoff, then leave the digest pending for the next run;
+* permanent for this message (5xx to RCPT or DATA): record it as failed for
+  this subscriber; the others still get theirs;
+* `server` set: the server or our setup is failing (login, TLS, refused
+  sender, unreachable host), so the next subscribers would fail the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import smtplib
+import socket
+import ssl
+import tempfile
+from collections.abc import Callable, Mapping
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from digest.config import Settings
+from digest.errors import ConfigError, MailError
+
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+class SendFailure(MailError):
+    """A message was not accepted; `temporary` and `server` say what to do next."""
+
+    def __init__(self, message: str, *, temporary: bool, server: bool) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+        self.server = server
+
+
+class Transport(Protocol):
+    name: str
+
+    def send(self, msg: EmailMessage, sender: str, recipient: str) -> str:
+        """Deliver or raise SendFailure; returns where it went, for the report."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class FileTransport:
+    """Writes each message as a .eml file, with its HTML part beside it.
+
+    The name is the Message-ID's local part plus the recipient, so a retried
+    digest replaces its own file instead of adding a second one, and names
+    sort in creation order (see mail.new_message_id). Writes are atomic
+    (temporary file + rename): a .eml file present is a whole message.
+    """
+
+    name = "file"
+
+    def __init__(self, outbox_dir: str | Path) -> None:
+        self.outbox = Path(outbox_dir)
+
+    def send(self, msg: EmailMessage, sender: str, recipient: str) -> str:
+        local = str(msg["Message-ID"]).strip().strip("<>").split("@", 1)[0]
+        who = recipient.replace("@", "_")
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{local}_{who}")[:150]
+        eml = self.outbox / f"{stem}.eml"
+        html = msg.get_body(preferencelist=("html",))
+        try:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            if html is not None:
+                _write_atomic(self.outbox / f"{stem}.html", html.get_content().encode("utf-8"))
+            _write_atomic(eml, msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+        except OSError as exc:
+            raise SendFailure(
+                f"cannot write to the outbox {self.outbox}: {exc.strerror or exc}"
+                " (check [email] outbox_dir)",
+                temporary=False,
+                server=True,
+            ) from exc
+        return str(eml)
+
+    def close(self) -> None:
+        return None
+
+
+class SMTPTransport:
+    """One SMTP connection reused for every message of a run, reopened when lost."""
+
+    name = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        security: str = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host, self.security, self.timeout = host, security, timeout
+        self.port = port or DEFAULT_PORTS[security]
+        self.username, self.password = username, password
+        self.ssl_context = ssl_context
+        self._smtp: smtplib.SMTP | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        env: Mapping[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> SMTPTransport:
+        """Configured from [email]; the password comes from the variable it names."""
+        cfg = settings.email
+        if not cfg.smtp_host:
+            raise ConfigError('[email] backend = "smtp" needs smtp_host (or use backend = "file")')
+        env = os.environ if env is None else env
+        password = env.get(cfg.password_env) if cfg.username else None
+        if cfg.username and not password:
+            raise ConfigError(
+                f"[email] username is set but ${cfg.password_env} is empty:"
+                " export the SMTP password in it ([email] password_env names the variable)"
+            )
+        return cls(
+            cfg.smtp_host,
+            cfg.smtp_port,
+            security=cfg.security,
+            username=cfg.username,
+            password=password,
+            timeout=cfg.timeout,
+            ssl_context=ssl_context,
+        )
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def connect(self, progress: Callable[[str], None] | None = None) -> smtplib.SMTP:
+        """Open, secure and log in; every failure is explained as a SendFailure."""
+        say = progress or (lambda _line: None)
+        context = self.ssl_context or ssl.create_default_context()
+        smtp: smtplib.SMTP | None = None
+        try:
+            if self.security == "ssl":
+                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            say(f"connected to {self.where}")
+            smtp.ehlo()
+            if self.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise SendFailure(
+                        f'{self.where} does not offer STARTTLS: use security = "ssl" if it'
+                        ' expects TLS from the start (port 465), or security = "none" only on a'
+                        " trusted network",
+                        temporary=False,
+                        server=True,
+                    )
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if self.security != "none":
+                say(f"TLS negotiated ({_tls_version(smtp)}), certificate accepted")
+            if self.username:
+                smtp.login(self.username, self.password or "")
+                say(f"logged in as {self.username}")
+        except SendFailure:
+            _quietly_close(smtp)
+            raise
+        except (OSError, smtplib.SMTPException) as exc:
+            _quietly_close(smtp)
+            raise explain(exc, self, stage="connect") from exc
+        return smtp
+
+    def send(self, msg: EmailMessage, sender: str, recipient: str) -> str:
+        if self._smtp is None:
+            self._smtp = self.connect()
+        try:
+            self._smtp.send_message(msg, from_addr=sender, to_addrs=[recipient])
+        except (OSError, smtplib.SMTPException) as exc:
+            failure = explain(exc, self, stage="send", recipient=recipient)
+            if failure.server:
+                _quietly_close(self._smtp)
+                self._smtp = None
+            raise failure from exc
+        return f"accepted by {self.where}"
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                _quietly_close(self._smtp)
+            self._smtp = None
+
+
+def make_transport(
+    settings: Settings,
+    *,
+    env: Mapping[str, str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Transport:
+    """The transport [email] backend asks for."""
+    if settings.email.backend == "smtp":
+        return SMTPTransport.from_settings(settings, env, ssl_context)
+    return FileTransport(settings.email.outbox_dir)
+
+
+def check(
+    settings: Settings,
+    *,
+    env: Mapping[str, str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """Connect, negotiate TLS, log in and quit without sending (`digest send --check`).
+
+    Reports each step through `progress`; raises MailError explaining in
+    words what failed. Returns a one-line verdict.
+    """
+    say = progress or (lambda _line: None)
+    if settings.email.backend == "file":
+        outbox = Path(settings.email.outbox_dir)
+        try:
+            outbox.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=outbox):
+                pass
+        except OSError as exc:
+            raise MailError(
+                f"cannot write to the outbox {outbox}: {exc.strerror or exc}"
+                " (check [email] outbox_dir)"
+            ) from exc
+        say(f"outbox {outbox} is writable")
+        return f'ok: the file backend writes messages to {outbox}/ (set backend = "smtp" to send)'
+    transport = SMTPTransport.from_settings(settings, env, ssl_context)
+    say(f"connecting to {transport.where} ({transport.security})")
+    smtp = transport.connect(progress=say)
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        _quietly_close(smtp)
+    login = f" as {transport.username}" if transport.username else " (no login configured)"
+    return f"ok: {transport.where} is ready to send{login}"
+
+
+def explain(
+    exc: BaseException, t: SMTPTransport, *, stage: str, recipient: str | None = None
+) -> SendFailure:
+    """Turn what smtplib/ssl/socket raised into a classified failure, in words."""
+    where = t.where
+
+    def fail(text: str, temporary: bool, server: bool) -> SendFailure:
+        return SendFailure(text, temporary=temporary, server=server)
+
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(exc.recipients.values()), (550, b""))
+        return fail(f"{where} refused {recipient}: {code} {_text(reply)}", code < 500, False)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return fail(
+            f"{where} rejected the login for {t.username} ({exc.smtp_code}"
+            f" {_text(exc.smtp_error)}): check [email] username and the password",
+            False,
+            True,
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return fail(
+            f"{where} does not offer AUTH on this connection: many servers offer login"
+            ' only after STARTTLS (security = "starttls")',
+            False,
+            True,
+        )
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return fail(
+            f"{where} refused the sender {exc.sender}: {exc.smtp_code}"
+            f" {_text(exc.smtp_error)} (check [email] from)",
+            exc.smtp_code < 500,
+            True,
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code, temporary = exc.smtp_code, exc.smtp_code < 500
+        server = stage == "connect" or code == 421
+        what = f"the message to {recipient}" if recipient else "the connection"
+        return fail(f"{where} refused {what}: {code} {_text(exc.smtp_error)}", temporary, server)
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(
+        exc.__context__, TimeoutError
+    ):
+        exc = exc.__context__  # smtplib reports a read timeout as a disconnection
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        hint = ""
+        if stage == "connect" and t.security == "starttls" and t.port == 465:
+            hint = ': port 465 expects TLS from the start, use security = "ssl"'
+        return fail(f"{where} closed the connection{hint}", True, True)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return fail(
+            f"the TLS certificate of {t.host} is not trusted"
+            f" ({exc.verify_message or exc.reason}): the server must present a valid"
+            " certificate for this host name",
+            False,
+            True,
+        )
+    if isinstance(exc, ssl.SSLError):
+        hint = ""
+        if t.security == "ssl":
+            hint = (
+                f': port {t.port} may expect plain SMTP first; use security = "starttls"'
+                " (usually port 587)"
+            )
+        return fail(f"TLS with {where} failed ({exc.reason or exc}){hint}", False, True)
+    if isinstance(exc, TimeoutError):
+        hint = ""
+        if stage == "connect" and t.security != "ssl" and t.port == 465:
+            hint = ': port 465 expects TLS from the start, use security = "ssl"'
+        return fail(f"{where} did not answer within {t.timeout:g} s{hint}", True, True)
+    if isinstance(exc, ConnectionRefusedError):
+        return fail(
+            f"connection refused by {where}: is the SMTP server running, and are"
+            " smtp_host and smtp_port right?",
+            True,
+            True,
+        )
+    if isinstance(exc, socket.gaierror):
+        return fail(f"cannot resolve {t.host!r}: check [email] smtp_host", True, True)
+    if isinstance(exc, OSError):
+        return fail(f"network error talking to {where}: {exc.strerror or exc}", True, True)
+    return fail(f"{where}: {exc}", True, True)
+
+
+def _text(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())
+
+
+def _tls_version(smtp: smtplib.SMTP) -> str:
+    sock = smtp.sock
+    if isinstance(sock, ssl.SSLSocket):
+        return sock.version() or "TLS"
+    return "TLS"
+
+
+def _quietly_close(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        with contextlib.suppress(OSError):
+            smtp.close()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
