@@ -29,9 +29,11 @@ class SourcesConfig:
     hf_base_url: str = "https://huggingface.co"
     arxiv_categories: list[str] = field(default_factory=list)
     arxiv_base_url: str = "https://export.arxiv.org"
+    arxiv_rss_base_url: str = "https://rss.arxiv.org"
     arxiv_cross_lists: bool = False
     catchup_days: int = 7
     timeout: float = 30.0
+    contact: str | None = None
 
 
 @dataclass
@@ -113,8 +115,12 @@ _CHOICES = {
     ("email", "security"): ("starttls", "ssl", "none"),
 }
 _POSITIVE = {
-    ("llm", "concurrency"), ("llm", "timeout"), ("digest", "max_papers"),
-    ("digest", "max_age_days"), ("sources", "catchup_days"), ("email", "timeout"),
+    ("llm", "concurrency"),
+    ("llm", "timeout"),
+    ("digest", "max_papers"),
+    ("digest", "max_age_days"),
+    ("sources", "catchup_days"),
+    ("email", "timeout"),
     ("sources", "timeout"),
 }
 
@@ -146,7 +152,9 @@ def load_settings(
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc}); compare with config.example.toml")
+            raise ConfigError(
+                f"{path}: not valid TOML ({exc}); compare with config.example.toml"
+            ) from None
         _apply_file(settings, data, str(path))
     _apply_env(settings, env)
     for dotted, value in options.items():
@@ -215,7 +223,7 @@ def _coerce(value: Any, expected: Any, label: str) -> Any:
     origin = typing.get_origin(expected)
     if origin is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{label} must be a list of strings, e.g. [\"a\", \"b\"]")
+            raise ConfigError(f'{label} must be a list of strings, e.g. ["a", "b"]')
         return list(value)
     if expected is bool:
         if isinstance(value, bool):
@@ -228,16 +236,15 @@ def _coerce(value: Any, expected: Any, label: str) -> Any:
             return value
         if isinstance(value, str) and value.strip().isdigit():
             return int(value)
-    elif expected is str:
-        if isinstance(value, str):
-            return value
+    elif expected is str and isinstance(value, str):
+        return value
     name = getattr(expected, "__name__", str(expected))
     raise ConfigError(f"{label} must be {name}, not {type(value).__name__} {value!r}")
 
 
 def _vocabulary(value: Any, where: str) -> dict[str, str]:
     if not isinstance(value, dict) or not value:
-        raise ConfigError(f"{where}: [tags] must be a table of name = \"meaning\" lines")
+        raise ConfigError(f'{where}: [tags] must be a table of name = "meaning" lines')
     vocab: dict[str, str] = {}
     for name, meaning in value.items():
         if not _TAG_NAME.match(name):
@@ -254,9 +261,7 @@ def _check(settings: Settings) -> None:
     for (section, name), allowed in _CHOICES.items():
         value = getattr(getattr(settings, section), name)
         if value not in allowed:
-            raise ConfigError(
-                f"[{section}] {name} = {value!r} is not one of: {', '.join(allowed)}"
-            )
+            raise ConfigError(f"[{section}] {name} = {value!r} is not one of: {', '.join(allowed)}")
     for section, name in _POSITIVE:
         if getattr(getattr(settings, section), name) <= 0:
             raise ConfigError(f"[{section}] {name} must be greater than 0")

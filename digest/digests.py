@@ -29,7 +29,7 @@ class Digest:
 def build_digest(
     db: Database,
     settings: Settings,
-    backend: Backend,
+    backend: Backend | None,
     *,
     since: str | None = None,
     limit: int | None = None,
@@ -42,7 +42,7 @@ def build_digest(
     papers = listing(db, since=since, limit=limit) if since else []
     missing = [p["id"] for p in papers if p["tldr"] is None]
     report = None
-    if missing:
+    if missing and backend is not None:
         todo = unsummarised(
             db, model=backend.model, prompt_version=backend.prompt_version, paper_ids=missing
         )

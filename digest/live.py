@@ -35,7 +35,6 @@ ARXIV = "arxiv"
 MAX_DAYS = 366  # the longest range one command fetches
 API_PAGE = 200  # results per arXiv API call
 API_MAX_PAGES = 10  # per category and range: 2,000 papers
-RSS_BASE_URL = "https://rss.arxiv.org"
 
 Day = dt.date | str | None
 
@@ -111,15 +110,19 @@ def fetch_arxiv(
         run = _Run(db, settings, session, retry, pacer or arxiv.Pacer())
         if span:
             label = f" {span[0]}..{span[1]}"
-            jobs = [(f"arxiv {c}{label}", f"api:{c}", partial(_arxiv_api, run, c, span))
-                    for c in categories]
+            jobs = [
+                (f"arxiv {c}{label}", f"api:{c}", partial(_arxiv_api, run, c, span))
+                for c in categories
+            ]
         else:
             jobs = [(f"arxiv {c}", f"rss:{c}", partial(_arxiv_rss, run, c)) for c in categories]
         return _each(run, ARXIV, jobs, "later categories")
 
 
 def _each(
-    run: _Run, source: str, jobs: list[tuple[str, str, Callable[[str], IngestReport]]],
+    run: _Run,
+    source: str,
+    jobs: list[tuple[str, str, Callable[[str], IngestReport]]],
     later: str,
 ) -> list[IngestReport]:
     """Run every (label, state key, job); a failure is reported, and an unreachable
@@ -142,8 +145,12 @@ def _each(
 def _hf_day(run: _Run, day: str, label: str) -> IngestReport:
     state = get_state(run.db, HF, day) or {}
     reply = hf.fetch_day(
-        run.session, run.settings.sources.hf_base_url, day, etag=state.get("etag"),
-        last_modified=state.get("last_modified"), retry=run.retry,
+        run.session,
+        run.settings.sources.hf_base_url,
+        day,
+        etag=state.get("etag"),
+        last_modified=state.get("last_modified"),
+        retry=run.retry,
     )
     report = IngestReport(label)
     entries = [] if reply.not_modified else hf.parse_items(reply.items, day, report.warnings)
@@ -154,10 +161,15 @@ def _hf_day(run: _Run, day: str, label: str) -> IngestReport:
 def _arxiv_rss(run: _Run, category: str, label: str) -> IngestReport:
     key = f"rss:{category}"
     state = get_state(run.db, ARXIV, key) or {}
-    base = getattr(run.settings.sources, "arxiv_rss_base_url", RSS_BASE_URL)
+    base = run.settings.sources.arxiv_rss_base_url
     reply = fetch(
-        run.session, arxiv.rss_url(base, category), source=label, etag=state.get("etag"),
-        last_modified=state.get("last_modified"), retry=run.retry, before=_pace(run),
+        run.session,
+        arxiv.rss_url(base, category),
+        source=label,
+        etag=state.get("etag"),
+        last_modified=state.get("last_modified"),
+        retry=run.retry,
+        before=_pace(run),
         accept="application/rss+xml, application/xml;q=0.9",
     )
     report = IngestReport(label)
@@ -179,13 +191,21 @@ def _arxiv_api(run: _Run, category: str, span: tuple[str, str], label: str) -> I
     for _ in range(API_MAX_PAGES):
         params = arxiv.api_params(category, span[0], span[1], offset, API_PAGE)
         reply = fetch(
-            run.session, url, source=label, params=params, accept="application/atom+xml",
-            retry=run.retry, before=_pace(run),
+            run.session,
+            url,
+            source=label,
+            params=params,
+            accept="application/atom+xml",
+            retry=run.retry,
+            before=_pace(run),
         )
         first = first or reply
         kept, count, total = arxiv.parse_atom(
-            reply.content, label, category=category,
-            cross_lists=run.settings.sources.arxiv_cross_lists, warnings=report.warnings,
+            reply.content,
+            label,
+            category=category,
+            cross_lists=run.settings.sources.arxiv_cross_lists,
+            warnings=report.warnings,
         )
         digest.update(reply.content)
         for entry in kept:
@@ -197,8 +217,15 @@ def _arxiv_api(run: _Run, category: str, span: tuple[str, str], label: str) -> I
     else:
         report.warnings.append(f"{label}: stopped after {offset} of {total}: fetch fewer days")
     if first is not None:
-        _store(run.db, ARXIV, f"api:{category}", list(entries.values()),
-               _without_validators(first), digest.hexdigest(), report)
+        _store(
+            run.db,
+            ARXIV,
+            f"api:{category}",
+            list(entries.values()),
+            _without_validators(first),
+            digest.hexdigest(),
+            report,
+        )
     return report
 
 
@@ -208,8 +235,13 @@ def _without_validators(reply: Fetched) -> Fetched:
 
 
 def _store(
-    db: Database, source: str, key: str, entries: list[Entry], reply: Fetched,
-    content_hash: str | None, report: IngestReport,
+    db: Database,
+    source: str,
+    key: str,
+    entries: list[Entry],
+    reply: Fetched,
+    content_hash: str | None,
+    report: IngestReport,
 ) -> None:
     """Record one reply and its fetch state together; unchanged replies store nothing."""
     with db.atomic():
@@ -221,8 +253,14 @@ def _store(
             report.skipped = True
             report.entries = previous["entries"] if previous else 0
         elif entries:  # an empty day (weekends) leaves no source row behind
-            record_entries(db, entries, kind=source, location=reply.url,
-                           content_hash=content_hash, report=report)
+            record_entries(
+                db,
+                entries,
+                kind=source,
+                location=reply.url,
+                content_hash=content_hash,
+                report=report,
+            )
         mark_ok(db, source, key, etag=reply.etag, last_modified=reply.last_modified)
 
 
@@ -298,7 +336,7 @@ def _today(value: Day) -> dt.date:
 def _client(settings: Settings, client: httpx.Client | None) -> contextlib.AbstractContextManager:
     if client is not None:
         return contextlib.nullcontext(client)
-    contact = getattr(settings.sources, "contact", None)
+    contact = settings.sources.contact
     return make_client(settings.sources.timeout, contact=contact)
 
 

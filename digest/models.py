@@ -25,6 +25,12 @@ class Paper:
     authors: tuple[str, ...] = ()
     upvotes: int | None = None
     published: str | None = None
+    # What only some sources (Hugging Face) know; None/empty elsewhere.
+    github_repo: str | None = None
+    project_page: str | None = None
+    ai_keywords: tuple[str, ...] = ()
+    num_comments: int | None = None
+    thumbnail: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
 from digest.config import Settings
+from digest.errors import ConfigError
+from digest.locks import lock_path
+from digest.store.runs import last_run
 from digest.store.summaries import counts
 
 
 def collect(db: Database, settings: Settings) -> dict[str, Any]:
     """A JSON-able status report; `text` holds the human-readable lines by section."""
     c = counts(db)
-    text = {
+    text: dict[str, list[str]] = {
         "database": [f"{settings.db}"],
         "papers": [
             f"{c['papers']} papers from {c['sources']} sources ({c['sightings']} sightings)",
@@ -21,4 +27,64 @@ def collect(db: Database, settings: Settings) -> dict[str, Any]:
             + (f", {c['fallbacks']} offline fallbacks" if c["fallbacks"] else ""),
         ],
     }
-    return {"counts": c, "text": text}
+    run = last_run(db, "run")
+    text["runs"] = _run_lines(run)
+    text["schedule"] = _schedule_lines(settings)
+    for section, module in (
+        ("model calls", "digest.store.llm_calls"),
+        ("subscribers", "digest.store.deliveries"),
+    ):
+        lines = _section(module, db, settings)
+        if lines:
+            text[section] = lines
+    return {"counts": c, "last_run": run, "text": text}
+
+
+def _section(module: str, db: Database, settings: Settings) -> list[str]:
+    import importlib
+
+    try:
+        status_lines = importlib.import_module(module).status_lines
+    except (ImportError, AttributeError):
+        return []
+    return list(status_lines(db, settings))
+
+
+def _run_lines(run: dict[str, Any] | None) -> list[str]:
+    if run is None:
+        return ["no run yet: `digest run` runs the daily job once"]
+    lines = [f"last run {run['started']} ({run['status']}): {run['line'] or 'no summary'}"]
+    lines += [f"error: {e}" for e in run["errors"][:5]]
+    return lines
+
+
+def _schedule_lines(settings: Settings) -> list[str]:
+    from digest.schedule import next_run_time
+
+    try:
+        when = next_run_time(settings, datetime.now(UTC))
+    except ConfigError as exc:
+        return [f"invalid schedule: {exc}"]
+    holder = _serve_holder(settings.db)
+    state = f"`digest serve` is running ({holder})" if holder else "`digest serve` is not running"
+    return [
+        f"next scheduled run {when.isoformat(timespec='minutes')} "
+        f"(cron {settings.schedule.cron!r}); {state}"
+    ]
+
+
+def _serve_holder(db_path: str) -> str | None:
+    """Who holds the serve lock, if anyone (tested without taking it for long)."""
+    path = lock_path(db_path, "serve")
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

@@ -23,6 +23,8 @@ class AppContext:
 
     config: str | None
     options: dict[str, Any] = field(default_factory=dict)
+    verbose: int = 0
+    quiet: int = 0
     _settings: Any = None
     _db: Any = None
 
@@ -71,22 +73,28 @@ class DigestGroup(click.Group):
             click.secho(f"Error: {exc}", fg="red", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted: work done so far is saved; run the command again to resume.",
-                       err=True)
+            click.echo(
+                "Interrupted: work done so far is saved; run the command again to resume.", err=True
+            )
             ctx.exit(130)
 
 
 @click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="digest")
-@click.option("--config", "config", metavar="PATH",
-              help="Config file (default: $DIGEST_CONFIG, else ./digest.toml, else built-ins).")
+@click.option(
+    "--config",
+    "config",
+    metavar="PATH",
+    help="Config file (default: $DIGEST_CONFIG, else ./digest.toml, else built-ins).",
+)
 @click.option("--db", metavar="PATH", help="SQLite database (default: $DIGEST_DB or digest.db).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", count=True, help="Less log output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, db: str | None, verbose: int, quiet: int,
-        debug: bool) -> None:
+def cli(
+    ctx: click.Context, config: str | None, db: str | None, verbose: int, quiet: int, debug: bool
+) -> None:
     """Trending research papers, summarised and delivered once a day.
 
     \b
@@ -96,7 +104,7 @@ def cli(ctx: click.Context, config: str | None, db: str | None, verbose: int, qu
     """
     ctx.meta["debug"] = debug
     setup_logging(verbose, quiet)
-    ctx.obj = AppContext(config=config, options={"db": db})
+    ctx.obj = AppContext(config=config, options={"db": db}, verbose=verbose, quiet=quiet)
 
 
 def main() -> None:
@@ -104,5 +112,7 @@ def main() -> None:
     cli(prog_name="digest")
 
 
+from digest.cli import mail as _mail  # noqa: E402,F401
 from digest.cli import papers as _papers  # noqa: E402,F401  (registers commands)
+from digest.cli import run as _run  # noqa: E402,F401
 from digest.cli import status as _status  # noqa: E402,F401

@@ -38,21 +38,6 @@ MAX_AUTHORS = 1_000
 
 
 @dataclass(frozen=True)
-class HFPaper(Paper):
-    """A paper with what only Hugging Face knows about it.
-
-    The store reads these fields when present (see store.papers); they sit
-    on a subclass so that `Paper` stays the common record of every source.
-    """
-
-    github_repo: str | None = None
-    project_page: str | None = None
-    ai_keywords: tuple[str, ...] = ()
-    num_comments: int | None = None
-    thumbnail: str | None = None
-
-
-@dataclass(frozen=True)
 class DayReply:
     """One day's reply: all its pages, or `not_modified` when page 0 was a 304."""
 
@@ -132,7 +117,7 @@ def decode_page(content: bytes, where: str, url: str) -> list[Any]:
 def parse_items(items: list[Any], day: str, warnings: list[str]) -> list[Entry]:
     """Entries of one day, ranked by upvotes; unusable items become warnings."""
     where = f"hf {day}"
-    papers: list[HFPaper] = []
+    papers: list[Paper] = []
     seen: set[str] = set()
     problems: list[str] = []
     for index, item in enumerate(items):
@@ -156,7 +141,7 @@ def parse_items(items: list[Any], day: str, warnings: list[str]) -> list[Entry]:
     return [Entry(paper, rank=rank, listed=day) for rank, (_, paper) in enumerate(ranked, 1)]
 
 
-def _paper(item: Any) -> HFPaper:
+def _paper(item: Any) -> Paper:
     if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
         raise ValueError("no 'paper' object")
     paper = item["paper"]
@@ -173,7 +158,7 @@ def _paper(item: Any) -> HFPaper:
     authors = paper.get("authors") if isinstance(paper.get("authors"), list) else []
     names = [_text(a.get("name")) for a in authors[:MAX_AUTHORS] if isinstance(a, dict)]
     keywords = paper.get("ai_keywords") if isinstance(paper.get("ai_keywords"), list) else []
-    return HFPaper(
+    return Paper(
         title=title,
         abstract=abstract,
         arxiv_id=ident,

@@ -45,10 +45,21 @@ def record_entries(
     """
     now = now or utcnow()
     with db.atomic():
-        source_id = db["sources"].insert(
-            {"kind": kind, "location": location, "content_hash": content_hash,
-             "ingested_at": now, "entries": 0, "new": 0, "known": 0}
-        ).last_pk
+        source_id = (
+            db["sources"]
+            .insert(
+                {
+                    "kind": kind,
+                    "location": location,
+                    "content_hash": content_hash,
+                    "ingested_at": now,
+                    "entries": 0,
+                    "new": 0,
+                    "known": 0,
+                }
+            )
+            .last_pk
+        )
         iterator = iter(entries)
         while batch := list(islice(iterator, _BATCH)):
             _record_batch(db, batch, source_id, now, report)
@@ -89,7 +100,9 @@ def _record_batch(
         else:
             report.known += 1
             _merge_known(db, paper_id, entry, now)
-        differs = int(not is_new and stored.get(paper_id, entry.paper.abstract) != entry.paper.abstract)
+        differs = int(
+            not is_new and stored.get(paper_id, entry.paper.abstract) != entry.paper.abstract
+        )
         sightings.append((paper_id, source_id, entry.rank, entry.listed, now, differs))
     db.conn.executemany(
         "INSERT INTO sightings (paper_id, source_id, rank, listed, seen_at, abstract_differs)"
@@ -101,18 +114,30 @@ def _record_batch(
 def _paper_row(key: str, entry: Entry, now: str) -> tuple[Any, ...]:
     p = entry.paper
     return (
-        key, arxiv_key(p.arxiv_id) if p.arxiv_id else None, p.title, p.abstract, p.url,
-        json.dumps(list(p.authors)) if p.authors else None, p.upvotes, p.published,
-        now, now, entry.rank, *_extras(p),
+        key,
+        arxiv_key(p.arxiv_id) if p.arxiv_id else None,
+        p.title,
+        p.abstract,
+        p.url,
+        json.dumps(list(p.authors)) if p.authors else None,
+        p.upvotes,
+        p.published,
+        now,
+        now,
+        entry.rank,
+        *_extras(p),
     )
 
 
 def _extras(p: Paper) -> list[Any]:
-    """What only some sources know (digest.sources.hf.HFPaper); None where a source doesn't."""
-    keywords = getattr(p, "ai_keywords", ())
-    return [getattr(p, "github_repo", None), getattr(p, "project_page", None),
-            json.dumps(list(keywords)) if keywords else None,
-            getattr(p, "num_comments", None), getattr(p, "thumbnail", None)]
+    """What only some sources know (Hugging Face); None where a source doesn't."""
+    return [
+        p.github_repo,
+        p.project_page,
+        json.dumps(list(p.ai_keywords)) if p.ai_keywords else None,
+        p.num_comments,
+        p.thumbnail,
+    ]
 
 
 def _merge_known(db: Database, paper_id: int, entry: Entry, now: str) -> None:
@@ -137,9 +162,20 @@ def _merge_known(db: Database, paper_id: int, entry: Entry, now: str) -> None:
         " project_page = COALESCE(?, project_page), ai_keywords = COALESCE(?, ai_keywords),"
         " num_comments = COALESCE(?, num_comments), thumbnail = COALESCE(?, thumbnail)"
         " WHERE id = ?",
-        [now, entry.rank, entry.rank, ident, ident, None if fallback_url else p.url,
-         fallback_url, json.dumps(list(p.authors)) if p.authors else None, p.upvotes,
-         p.published, *_extras(p), paper_id],
+        [
+            now,
+            entry.rank,
+            entry.rank,
+            ident,
+            ident,
+            None if fallback_url else p.url,
+            fallback_url,
+            json.dumps(list(p.authors)) if p.authors else None,
+            p.upvotes,
+            p.published,
+            *_extras(p),
+            paper_id,
+        ],
     )
 
 
@@ -167,9 +203,14 @@ def _abstracts(db: Database, paper_ids: list[int]) -> dict[int, str]:
 def to_paper(row: dict[str, Any]) -> Paper:
     """A stored papers row (or a joined row holding its columns) as a Paper."""
     return Paper(
-        id=row["id"], title=row["title"], abstract=row["abstract"], arxiv_id=row.get("arxiv_id"),
-        url=row.get("url"), authors=tuple(json.loads(row["authors"] or "[]")),
-        upvotes=row.get("upvotes"), published=row.get("published"),
+        id=row["id"],
+        title=row["title"],
+        abstract=row["abstract"],
+        arxiv_id=row.get("arxiv_id"),
+        url=row.get("url"),
+        authors=tuple(json.loads(row["authors"] or "[]")),
+        upvotes=row.get("upvotes"),
+        published=row.get("published"),
     )
 
 

@@ -31,8 +31,18 @@ def _upsert(db: Database, paper_id: int, s: Summary, now: str) -> None:
         " tldr = excluded.tldr, summary = excluded.summary, tags = excluded.tags,"
         " created = excluded.created, error = excluded.error,"
         " fallback_from = excluded.fallback_from",
-        [paper_id, s.backend, s.model, s.prompt_version, s.tldr, s.summary,
-         json.dumps(list(s.tags)), now, s.error, s.fallback_from],
+        [
+            paper_id,
+            s.backend,
+            s.model,
+            s.prompt_version,
+            s.tldr,
+            s.summary,
+            json.dumps(list(s.tags)),
+            now,
+            s.error,
+            s.fallback_from,
+        ],
     )
 
 
@@ -103,6 +113,8 @@ def listing(
     for row in db.query(sql, params):
         row["tags"] = json.loads(row["tags"]) if row["tags"] else []
         row["authors"] = json.loads(row["authors"]) if row["authors"] else []
+        row["ai_keywords"] = json.loads(row["ai_keywords"]) if row.get("ai_keywords") else []
+        row["arxiv_url"] = f"https://arxiv.org/abs/{row['arxiv_id']}" if row["arxiv_id"] else None
         rows.append(row)
     return rows
 
@@ -122,9 +134,7 @@ def counts(db: Database) -> dict[str, int]:
             "SELECT COUNT(*) FROM papers p WHERE NOT EXISTS"
             " (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)"
         ),
-        "fallbacks": one(
-            "SELECT COUNT(*) FROM summaries WHERE fallback_from IS NOT NULL"
-        ),
+        "fallbacks": one("SELECT COUNT(*) FROM summaries WHERE fallback_from IS NOT NULL"),
         "sources": one("SELECT COUNT(*) FROM sources"),
         "sightings": one("SELECT COUNT(*) FROM sightings"),
     }

@@ -1,0 +1,151 @@
+"""The daily job: `digest run` (one pass, for cron) and `digest serve` (the scheduler)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from digest.cli import AppContext, cli, setup_logging
+
+pass_app = click.make_pass_decorator(AppContext)
+log = logging.getLogger("digest.serve")
+
+
+@cli.command()
+@click.argument("dumps", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Ingest and summarise, but send nothing and write no digest file.",
+)
+@pass_app
+def run(app: AppContext, dumps: tuple[Path, ...], dry_run: bool) -> None:
+    """Run the daily job once: ingest, summarise, email, write the day's digest.
+
+    Dump folders given here are read in addition to [sources] dumps. Exit
+    status: 0 everything went out (or there was nothing to do), 1 some step
+    partly failed (the rest was still done), 2 configuration error. This is
+    the command for cron and systemd timers; `digest serve` runs it daily.
+
+    \b
+    Example:
+      digest run examples/dumps
+      digest run --dry-run
+    """
+    from digest.locks import hold
+    from digest.pipeline import run_pass
+
+    settings = app.settings
+    stop = threading.Event()
+    with hold(settings.db, "run"), _stop_on_sigterm(stop):
+        report = run_pass(
+            app.db,
+            settings,
+            dumps=[str(d) for d in dumps],
+            dry_run=dry_run,
+            should_stop=stop.is_set,
+        )
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    for error in report.errors:
+        click.secho(f"error: {error}", fg="red", err=True)
+    for line in report.mail_lines:
+        click.echo(f"email: {line}")
+    if report.digest_path:
+        click.echo(f"digest: {report.digest_path}")
+    click.echo(report.line())
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.option("--run-now", is_flag=True, help="Also run once at start.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Also write logs to FILE.")
+@pass_app
+def serve(app: AppContext, run_now: bool, log_file: str | None) -> None:
+    """Run the daily job on the [schedule] cron line until stopped.
+
+    A run missed while the machine was off or asleep happens once when it is
+    back. SIGTERM or Ctrl-C stops it cleanly after the paper or email in
+    hand. Logs go to stderr with timestamps.
+
+    \b
+    Example:
+      digest serve --run-now
+      digest --config /etc/digest.toml serve --log-file digest.log
+    """
+    from digest.locks import hold
+    from digest.schedule import serve as serve_forever
+    from digest.schedule import trigger
+    from digest.store.runs import last_run
+
+    settings = app.settings
+    trigger(settings)  # a bad cron line or time zone fails here, before anything starts
+    setup_logging(app.verbose + 1, app.quiet, log_file)  # a daemon logs INFO by default
+    stop = threading.Event()
+    with hold(settings.db, "serve"), _stop_on_sigterm(stop):
+        last = last_run(app.db, "run")
+        serve_forever(
+            settings,
+            lambda: _scheduled_run(settings, stop),
+            stop=stop,
+            run_now=run_now,
+            catch_up_from=_parse(last["started"]) if last else None,
+            announce=log.info,
+        )
+    log.info("stopped")
+
+
+def _scheduled_run(settings, stop: threading.Event) -> None:  # noqa: ANN001
+    """One pass in the scheduler's worker thread (with its own connection)."""
+    from digest.errors import DigestError, LockedError
+    from digest.locks import hold
+    from digest.pipeline import run_pass
+    from digest.store import open_db
+
+    try:
+        with hold(settings.db, "run"):
+            report = run_pass(open_db(settings.db), settings, should_stop=stop.is_set)
+    except LockedError as exc:
+        log.warning("skipped: %s", exc)
+        return
+    except DigestError as exc:
+        log.error("run failed: %s", exc)
+        return
+    for error in report.errors:
+        log.error("%s", error)
+    log.info("%s", report.line())
+
+
+def _parse(stamp: str):  # noqa: ANN202
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp)
+
+
+class _stop_on_sigterm:
+    """SIGTERM and SIGINT set `stop` instead of killing: the work in hand ends at a safe point."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.stop.is_set():  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        log.info("stopping after the work in hand (signal %d)", signum)
+        self.stop.set()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,59 @@
+"""One run at a time, one scheduler at a time.
+
+An advisory `flock` on a file beside the database: the kernel releases it
+when the holding process dies, however it dies, so a crashed run can never
+hold the lock forever. The file records who holds it, for the message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from digest.errors import LockedError
+from digest.store import utcnow
+
+_WHAT = {
+    "run": "a digest run is already under way",
+    "serve": "`digest serve` is already running for this database",
+}
+
+
+def lock_path(db_path: str | Path, name: str) -> Path:
+    path = Path(db_path)
+    return path.with_name(f"{path.name}.{name}.lock")
+
+
+@contextmanager
+def hold(db_path: str | Path, name: str) -> Iterator[None]:
+    """Hold the `name` lock ("run" or "serve") for the database, or raise LockedError."""
+    path = lock_path(db_path, name)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            raise LockedError(
+                f"{_WHAT.get(name, name)} ({holder}): wait for it to finish, or stop it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, since {utcnow()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text or "another process"

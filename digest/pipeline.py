@@ -1,0 +1,202 @@
+"""One daily pass: ingest -> summarise -> deliver -> write the day's digest.
+
+Every step is idempotent (known files are skipped, summarised papers are not
+sent to the model again, delivered papers are not mailed again), so running
+the pass twice, or after a crash, only does what is left. Each pass is
+recorded in the `runs` table and ends with one summary line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from digest.config import Settings
+from digest.errors import DigestError
+from digest.store.runs import finish_run, mark_abandoned, start_run
+
+log = logging.getLogger(__name__)
+
+
+class Interrupted(Exception):
+    """Raised at a safe point when a stop was requested (SIGTERM, Ctrl-C)."""
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    day: str
+    new_papers: int = 0
+    summarised: int = 0
+    fell_back: int = 0
+    emails_sent: int = 0
+    emails_failed: int = 0
+    digest_path: str | None = None
+    errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+    mail_lines: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
+        return "partial" if self.errors else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        """0: everything went out (or nothing to do); 1: some step partly failed."""
+        return 1 if self.errors else 0
+
+    def line(self) -> str:
+        text = (
+            f"run {self.day}: {self.new_papers} new papers, {self.summarised} summarised"
+            + (f" ({self.fell_back} offline fallbacks)" if self.fell_back else "")
+            + f", {self.emails_sent} emails sent, {self.emails_failed} failed"
+        )
+        if self.errors:
+            text += f", {len(self.errors)} errors"
+        if self.interrupted:
+            text += " (interrupted: the next run finishes the job)"
+        return text
+
+
+def run_pass(
+    db: Database,
+    settings: Settings,
+    *,
+    dumps: list[str] | None = None,
+    dry_run: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+    transport: object | None = None,
+    now: datetime | None = None,
+) -> RunReport:
+    """Run every step once; a step that fails is reported and the others still run."""
+    now = now or datetime.now(UTC)
+    mark_abandoned(db)
+    report = RunReport(run_id=start_run(db, "run"), day=now.date().isoformat())
+    steps = [
+        ("ingest", lambda: _ingest(db, settings, dumps, report)),
+        ("summarise", lambda: _summarise(db, settings, report, should_stop)),
+        ("send", lambda: _send(db, settings, report, dry_run, should_stop, transport)),
+        ("digest", lambda: _write_digest(db, settings, report, dry_run)),
+    ]
+    try:
+        for name, step in steps:
+            if should_stop():
+                raise Interrupted
+            try:
+                step()
+            except DigestError as exc:
+                report.errors.append(f"{name}: {exc}")
+                log.error("%s failed: %s", name, exc)
+    except (Interrupted, KeyboardInterrupt):
+        report.interrupted = True
+    finally:
+        finish_run(
+            db,
+            report.run_id,
+            report.status,
+            errors=report.errors,
+            line=report.line(),
+            papers_new=report.new_papers,
+            summarised=report.summarised,
+            fell_back=report.fell_back,
+            emails_sent=report.emails_sent,
+            emails_failed=report.emails_failed,
+        )
+    return report
+
+
+def _ingest(db: Database, settings: Settings, dumps: list[str] | None, report: RunReport) -> None:
+    from digest.ingest import ingest_paths
+
+    paths = [*settings.sources.dumps, *(dumps or [])]
+    results = ingest_paths(db, paths) if paths else []
+    if settings.sources.hf_daily or settings.sources.arxiv_categories:
+        from digest.live import fetch_enabled_sources
+
+        results += fetch_enabled_sources(db, settings)
+    for r in results:
+        report.new_papers += r.new
+        if r.error:
+            report.errors.append(f"ingest: {r.error}")
+        for warning in r.warnings:
+            log.warning("%s", warning)
+    if not results:
+        report.notes.append("no sources configured: set [sources] dumps or pass dump folders")
+
+
+def _summarise(
+    db: Database, settings: Settings, report: RunReport, should_stop: Callable[[], bool]
+) -> None:
+    from digest.backends import get_backend
+    from digest.summarize import pending_papers, summarize_papers
+
+    backend = get_backend(settings.llm.backend, settings)
+    papers = pending_papers(db, backend)
+
+    def progress(done) -> None:  # noqa: ANN001 - a SummarizeReport
+        if should_stop():
+            raise Interrupted
+
+    result = summarize_papers(db, backend, papers, progress, run_id=report.run_id)
+    report.summarised = result.done
+    report.fell_back = result.fell_back
+    if result.stopped:
+        report.errors.append(f"summarise: {result.stopped}")
+    report.errors += [f"summarise: {e}" for e in result.errors[:20]]
+
+
+def _send(
+    db: Database,
+    settings: Settings,
+    report: RunReport,
+    dry_run: bool,
+    should_stop: Callable[[], bool],
+    transport: object | None,
+) -> None:
+    from digest.delivery import send_digests
+    from digest.store.subscribers import sync_config_subscribers
+
+    sync_config_subscribers(db, settings)
+    result = send_digests(
+        db,
+        settings,
+        dry_run=dry_run,
+        transport=transport,
+        should_stop=should_stop,  # type: ignore[arg-type]
+    )
+    report.emails_sent = result.sent
+    report.emails_failed = result.failed
+    report.errors += [f"send: {e}" for e in result.errors]
+    report.mail_lines = result.lines
+    if not result.outcomes:
+        report.notes.append("no subscribers: add one with `digest subscribe EMAIL`")
+
+
+def _write_digest(db: Database, settings: Settings, report: RunReport, dry_run: bool) -> None:
+    """The day's Markdown digest: every paper first seen that day (UTC), rewritten each run."""
+    from digest.digests import build_digest
+
+    if dry_run:
+        return
+    # No backend: the summarise step already ran; what it could not do shows as such.
+    result = build_digest(db, settings, None, since=report.day, today=report.day)
+    folder = Path(settings.digest.output_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{report.day}.md"
+        tmp = target.with_suffix(".md.tmp")
+        tmp.write_text(result.text, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        raise DigestError(
+            f"cannot write the digest into [digest] output_dir {folder}: {exc.strerror or exc}"
+        ) from exc
+    report.digest_path = str(target)

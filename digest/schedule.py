@@ -1,0 +1,137 @@
+"""`digest serve`: APScheduler running the daily pass on a crontab schedule.
+
+Three promises, each kept by a small mechanism:
+* a run missed while the process was asleep runs once when it wakes
+  (APScheduler: coalesce, no misfire limit); one missed while the machine was
+  off runs once at start-up (the `runs` table says when we last ran);
+* never two runs at once (`max_instances=1` here, the run lock across processes);
+* SIGTERM/Ctrl-C stops at a safe point: the run is recorded as interrupted
+  and the next run finishes the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.config import Settings
+from digest.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def timezone(settings: Settings) -> tzinfo:
+    """The schedule's time zone: [schedule] timezone, else the machine's."""
+    name = settings.schedule.timezone
+    if not name:
+        from tzlocal import get_localzone
+
+        return get_localzone()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"[schedule] timezone {name!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)"
+        ) from None
+
+
+def trigger(settings: Settings):  # -> apscheduler CronTrigger
+    """The CronTrigger for [schedule] cron, or a ConfigError saying what is wrong."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    cron = settings.schedule.cron
+    try:
+        return CronTrigger.from_crontab(cron, timezone=timezone(settings))
+    except ValueError as exc:
+        raise ConfigError(
+            f"[schedule] cron {cron!r} is not a 5-field crontab line "
+            f"(minute hour day month weekday, e.g. '0 7 * * *'): {exc}"
+        ) from None
+
+
+def next_run_time(settings: Settings, now: datetime) -> datetime:
+    """When the schedule fires next after `now` (an aware datetime)."""
+    return trigger(settings).get_next_fire_time(None, now)
+
+
+def missed_run(settings: Settings, last_started: datetime | None, now: datetime) -> datetime | None:
+    """The scheduled time missed since the last run, if any (None: nothing missed).
+
+    With no run recorded at all there is nothing to catch up: the first run
+    happens at the next scheduled time, or at once with --run-now.
+    """
+    if last_started is None:
+        return None
+    due = trigger(settings).get_next_fire_time(None, last_started)
+    return due if due is not None and due <= now else None
+
+
+def serve(
+    settings: Settings,
+    job: Callable[[], None],
+    *,
+    stop: threading.Event,
+    run_now: bool = False,
+    catch_up_from: datetime | None = None,
+    announce: Callable[[str], None] = log.info,
+) -> None:
+    """Run `job` on the schedule until `stop` is set; returns once the job in hand ended.
+
+    The caller installs signal handlers that set `stop` (and may call
+    `stop_scheduler`); `job` itself checks `stop` at its safe points.
+    """
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    cron = trigger(settings)
+    zone = timezone(settings)
+    scheduler = BlockingScheduler(
+        timezone=zone,
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    busy = threading.Lock()
+
+    def guarded() -> None:
+        with busy:
+            if not stop.is_set():
+                job()
+
+    scheduler.add_job(guarded, cron, id="daily", name="digest run")
+    now = datetime.now(zone)
+    missed = missed_run(settings, catch_up_from, now)
+    if run_now or missed:
+        if missed and not run_now:
+            announce(f"missed the run due at {_fmt(missed)}: running it now")
+        scheduler.add_job(guarded, "date", run_date=now, id="now", name="digest run (now)")
+    announce(
+        f"next scheduled run: {_fmt(cron.get_next_fire_time(None, now))} "
+        f"(cron {settings.schedule.cron!r}, {zone})"
+    )
+    watcher = threading.Thread(target=_stop_when_set, args=(stop, scheduler), daemon=True)
+    watcher.start()
+    scheduler.start()  # blocks until the watcher shuts the scheduler down
+    with busy:  # the run in hand (if any) has reached a safe point and ended
+        pass
+    watcher.join(timeout=5)
+
+
+def _stop_when_set(stop: threading.Event, scheduler) -> None:  # noqa: ANN001
+    from apscheduler.schedulers import SchedulerNotRunningError
+
+    stop.wait()
+    for _ in range(200):  # a stop that came before start() waits for it (10 s at most)
+        if scheduler.running:
+            break
+        time.sleep(0.05)
+    with contextlib.suppress(SchedulerNotRunningError):
+        scheduler.shutdown(wait=True)
+
+
+def _fmt(when: datetime | None) -> str:
+    return when.isoformat(timespec="minutes") if when else "never"

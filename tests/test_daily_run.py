@@ -1,0 +1,111 @@
+"""`digest run`: one idempotent pass, recorded, with exit codes that mean something."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest.locks import hold
+from digest.store import open_db
+
+TODAY = datetime.now(UTC).date().isoformat()
+
+
+def configure(seeds: Path, extra: str = "") -> None:
+    Path("digest.toml").write_text(
+        f'[sources]\ndumps = ["{seeds}"]\n[digest]\nmax_papers = 1000\n{extra}', encoding="utf-8"
+    )
+
+
+def outbox_messages() -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(Path("outbox").glob("*.eml"))
+    ]
+
+
+def test_run_ingests_summarises_mails_and_writes_the_days_digest(invoke, seeds: Path) -> None:
+    configure(seeds)
+    assert invoke("subscribe", "ada@example.org").exit_code == 0
+    result = invoke("run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith(
+        f"run {TODAY}: 540 new papers, 540 summarised, 1 emails sent, 0 failed"
+    )
+    assert f"digest: digests/{TODAY}.md" in result.stdout
+    digest_md = Path("digests", f"{TODAY}.md").read_text(encoding="utf-8")
+    assert len(re.findall(r"(?m)^## \d+\. ", digest_md)) == 540
+    [message] = outbox_messages()
+    assert message["To"] == "ada@example.org"
+    run = list(open_db("digest.db").query("SELECT * FROM runs"))[-1]
+    assert run["status"] == "ok" and run["papers_new"] == 540 and run["emails_sent"] == 1
+
+
+def test_second_run_finds_nothing_new_and_sends_nothing(invoke, seeds: Path) -> None:
+    configure(seeds)
+    invoke("subscribe", "ada@example.org")
+    invoke("run")
+    again = invoke("run")
+    assert again.exit_code == 0
+    assert f"run {TODAY}: 0 new papers, 0 summarised, 0 emails sent, 0 failed" in again.stdout
+    assert len(outbox_messages()) == 1
+
+
+def test_a_new_dump_is_picked_up_with_only_its_new_papers(invoke, seeds: Path) -> None:
+    configure(seeds)
+    invoke("subscribe", "ada@example.org")
+    invoke("run")
+    known = (seeds / "001_f241505a523fd2a8.txt").read_text(encoding="utf-8").split("\n\n")
+    fresh = (
+        "A Brand New Paper on Sparse Diffusion\n"
+        "We propose sparse diffusion. It halves sampling cost on ImageNet.\n"
+        f"{known[6]}\n{known[7]}\n"  # a paper seen before
+        "Another Fresh Result in Graph Learning\n"
+        "We introduce a graph model. It beats baselines on molecules.\n"
+    )
+    (seeds / "004_new.txt").write_text(fresh, encoding="utf-8")
+    result = invoke("run")
+    assert f"run {TODAY}: 2 new papers, 2 summarised, 1 emails sent, 0 failed" in result.stdout
+    latest = outbox_messages()[-1]
+    text = latest.get_body(preferencelist=("plain",)).get_content()
+    assert "A Brand New Paper on Sparse Diffusion" in text
+    assert "Another Fresh Result in Graph Learning" in text
+    assert known[6].strip() not in text
+
+
+def test_a_bad_dump_makes_the_run_partial_but_the_rest_is_done(invoke, seeds: Path) -> None:
+    configure(seeds)
+    (seeds / "junk.txt").write_bytes(b"\x00\x01binary")
+    result = invoke("run")
+    assert result.exit_code == 1
+    assert "junk.txt: binary data" in result.stderr
+    assert "540 new papers, 540 summarised" in result.stdout
+    run = list(open_db("digest.db").query("SELECT * FROM runs"))[-1]
+    assert run["status"] == "partial" and "junk.txt" in json.loads(run["errors"])[0]
+
+
+def test_configuration_errors_exit_2(invoke, seeds: Path) -> None:
+    configure(seeds, "[llm]\nbackend = 'offline'\nconcurrency = -1\n")
+    result = invoke("run")
+    assert result.exit_code == 2
+    assert "[llm] concurrency must be greater than 0" in result.stderr
+
+
+def test_a_run_refuses_while_another_is_under_way(invoke, seeds: Path) -> None:
+    configure(seeds)
+    with hold("digest.db", "run"):
+        result = invoke("run")
+    assert result.exit_code == 1
+    assert "a digest run is already under way (pid" in result.stderr
+    assert not Path("digests").exists()
+
+
+def test_nothing_to_do_is_success(invoke) -> None:
+    result = invoke("run")
+    assert result.exit_code == 0
+    assert f"run {TODAY}: 0 new papers, 0 summarised, 0 emails sent, 0 failed" in result.stdout
+    assert "no sources configured" in result.stderr

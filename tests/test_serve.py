@@ -1,0 +1,65 @@
+"""`digest serve` as a real process: runs, refuses a twin, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from digest.store import open_db
+
+
+def start_serve(*args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "OPENAI_"))}
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for(condition, timeout: float = 60.0) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def last_run_status() -> str | None:
+    if not Path("digest.db").exists():
+        return None
+    rows = list(open_db("digest.db").query("SELECT status FROM runs ORDER BY id DESC LIMIT 1"))
+    return rows[0]["status"] if rows else None
+
+
+def test_serve_runs_now_refuses_a_twin_and_stops_cleanly(invoke, seeds: Path) -> None:
+    Path("digest.toml").write_text(
+        f'[sources]\ndumps = ["{seeds}"]\n[schedule]\ncron = "0 7 * * *"\ntimezone = "UTC"\n',
+        encoding="utf-8",
+    )
+    invoke("subscribe", "ada@example.org")
+    first = start_serve("--run-now")
+    try:
+        assert wait_for(lambda: last_run_status() == "ok"), first.stderr
+        assert len(list(Path("outbox").glob("*.eml"))) == 1
+        twin = subprocess.run(
+            [sys.executable, "-m", "digest", "serve"], capture_output=True, text=True, timeout=60
+        )
+        assert twin.returncode == 1
+        assert "`digest serve` is already running for this database" in twin.stderr
+        status = invoke("status").stdout
+        assert "`digest serve` is running (pid" in status
+    finally:
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert "next scheduled run:" in err and "T07:00+00:00" in err
+    assert "stopped" in err
+    assert "Traceback" not in err
