@@ -81,8 +81,13 @@ def score(labels: list[Label], predictions: list[Prediction]) -> dict[str, float
     p = tp / n_pred if n_pred else 0.0
     r = tp / n_gold if n_gold else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"P": p, "R": r, "F1": f, "ROUGE-L": rouge / max(len(labels), 1),
-            "tags/paper": n_pred / max(len(labels), 1)}
+    return {
+        "P": p,
+        "R": r,
+        "F1": f,
+        "ROUGE-L": rouge / max(len(labels), 1),
+        "tags/paper": n_pred / max(len(labels), 1),
+    }
 
 
 def half_of(label: Label) -> str:
@@ -136,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         if not all(isinstance(lab["tags"], list) and "tldr" in lab for lab in labels):
             raise ValueError("a line lacks a tags list or a tldr")
     except (ValueError, KeyError, TypeError) as exc:
-        print(f"error: {args.labels} is not a labels file (JSON lines with title, abstract, "
-              f"tags, tldr): {exc!r}", file=sys.stderr)
+        print(
+            f"error: {args.labels} is not a labels file (JSON lines with title, abstract, "
+            f"tags, tldr): {exc!r}",
+            file=sys.stderr,
+        )
         return 2
     backend = build_backend(args.backend)
 
@@ -150,16 +158,22 @@ def main(argv: list[str] | None = None) -> int:
 
     label_tags = set(default_vocabulary())
     if not all(set(tags) <= label_tags for _, tags in ours):
-        print("warning: the backend gives tags outside the default vocabulary the labels use "
-              "(a custom [tags] table in the config?); tag scores are not comparable",
-              file=sys.stderr)
+        print(
+            "warning: the backend gives tags outside the default vocabulary the labels use "
+            "(a custom [tags] table in the config?); tag scores are not comparable",
+            file=sys.stderr,
+        )
     long_tldrs = sum(len(t.split()) > 35 for t, _ in ours)
 
     print(f"{len(labels)} labelled papers from {args.labels}")
-    print(f"backend {backend.name} / {backend.model} / {backend.prompt_version}: "
-          f"{elapsed * 1000:.1f} ms for {len(papers)} papers; TL;DRs over 35 words: {long_tldrs}")
-    header = f"{'set':<6}{'n':>5}  {'system':<10}{'tag P':>7}{'tag R':>7}{'tag F1':>8}" \
-             f"{'tags/p':>8}{'ROUGE-L':>9}"
+    print(
+        f"backend {backend.name} / {backend.model} / {backend.prompt_version}: "
+        f"{elapsed * 1000:.1f} ms for {len(papers)} papers; TL;DRs over 35 words: {long_tldrs}"
+    )
+    header = (
+        f"{'set':<6}{'n':>5}  {'system':<10}{'tag P':>7}{'tag R':>7}{'tag F1':>8}"
+        f"{'tags/p':>8}{'ROUGE-L':>9}"
+    )
     print(header)
     print("-" * len(header))
     for part in ("all", "A", "B"):
@@ -167,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         sub = [labels[i] for i in idx]
         for system, preds in ((backend.name, ours), ("baseline", naive)):
             m = score(sub, [preds[i] for i in idx])
-            print(f"{part:<6}{len(sub):>5}  {system:<10}{m['P']:>7.3f}{m['R']:>7.3f}"
-                  f"{m['F1']:>8.3f}{m['tags/paper']:>8.2f}{m['ROUGE-L']:>9.3f}")
+            print(
+                f"{part:<6}{len(sub):>5}  {system:<10}{m['P']:>7.3f}{m['R']:>7.3f}"
+                f"{m['F1']:>8.3f}{m['tags/paper']:>8.2f}{m['ROUGE-L']:>9.3f}"
+            )
     return 0
 
 

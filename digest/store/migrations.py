@@ -86,9 +86,7 @@ def m002_summaries(db: Database) -> None:
         foreign_keys=[("paper_id", "papers", "id")],
         not_null={"paper_id", "backend", "model", "prompt_version", "tldr", "summary", "tags"},
     )
-    db["summaries"].create_index(
-        ["paper_id", "backend", "model", "prompt_version"], unique=True
-    )
+    db["summaries"].create_index(["paper_id", "backend", "model", "prompt_version"], unique=True)
 
 
 @migrations()
@@ -230,3 +228,20 @@ def m008_paper_links(db: Database) -> None:
     db["papers"].add_column("ai_keywords", str)  # JSON list
     db["papers"].add_column("num_comments", int)
     db["papers"].add_column("thumbnail", str)
+
+
+@migrations()
+def m009_fts_update_only_on_text(db: Database) -> None:
+    # sqlite-utils' FTS update trigger fires on any update of `papers`, so every
+    # repeat sighting (which only touches last_seen/best_rank/...) re-indexed the
+    # title and abstract: 4x slower ingest of known papers and a bloated index.
+    # Re-index only when the indexed text itself changes.
+    db.execute("DROP TRIGGER IF EXISTS papers_au")
+    db.execute(
+        'CREATE TRIGGER "papers_au" AFTER UPDATE OF "title", "abstract" ON "papers" BEGIN\n'
+        '  INSERT INTO "papers_fts" ("papers_fts", rowid, "title", "abstract")'
+        ' VALUES(\'delete\', old.rowid, old."title", old."abstract");\n'
+        '  INSERT INTO "papers_fts" (rowid, "title", "abstract")'
+        ' VALUES (new.rowid, new."title", new."abstract");\n'
+        "END"
+    )
