@@ -17,10 +17,7 @@ _VERSION = re.compile(r"v\d+$")
 def title_key(title: str) -> str:
     """Return the identity key of a title (empty when it has no letters or digits)."""
     text = unicodedata.normalize("NFKC", title).casefold()
-    kept = [
-        ch if unicodedata.category(ch)[0] in "LN" else " "
-        for ch in text
-    ]
+    kept = [ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text]
     return " ".join("".join(kept).split())
 
 
@@ -29,5 +26,5 @@ def arxiv_key(arxiv_id: str) -> str:
     ident = arxiv_id.strip()
     for prefix in ("arXiv:", "arxiv:", "http://arxiv.org/abs/", "https://arxiv.org/abs/"):
         if ident.startswith(prefix):
-            ident = ident[len(prefix):]
+            ident = ident[len(prefix) :]
     return _VERSION.sub("", ident)

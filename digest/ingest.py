@@ -46,8 +46,12 @@ def ingest_file(db: Database, path: Path) -> IngestReport:
         return report
     try:
         record_entries(
-            db, parse_dump(path, report.warnings), kind="dump", location=str(path),
-            content_hash=content_hash, report=report,
+            db,
+            parse_dump(path, report.warnings),
+            kind="dump",
+            location=str(path),
+            content_hash=content_hash,
+            report=report,
         )
     except DumpError as exc:
         return IngestReport(str(path), error=str(exc), warnings=report.warnings)

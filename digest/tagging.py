@@ -19,8 +19,13 @@ def tag_given(settings: Settings, backend_name: str, title: str, abstract: str) 
     """Tag a paper that is not stored (nothing is written)."""
     backend = get_backend(backend_name, settings)
     summary = backend.summarize(Paper(title=title, abstract=abstract))
-    return {"title": title, "tags": list(summary.tags), "tldr": summary.tldr,
-            "backend": summary.backend, "model": summary.model}
+    return {
+        "title": title,
+        "tags": list(summary.tags),
+        "tldr": summary.tldr,
+        "backend": summary.backend,
+        "model": summary.model,
+    }
 
 
 def tag_stored(
@@ -41,7 +46,12 @@ def tag_stored(
         summarize_papers(db, backend, todo)
     rows = {r["id"]: r for r in listing(db, paper_ids=paper_ids)}
     return [
-        {"id": i, "title": rows[i]["title"], "tags": rows[i]["tags"],
-         "backend": rows[i]["backend"], "model": rows[i]["model"]}
+        {
+            "id": i,
+            "title": rows[i]["title"],
+            "tags": rows[i]["tags"],
+            "backend": rows[i]["backend"],
+            "model": rows[i]["model"],
+        }
         for i in paper_ids
     ]

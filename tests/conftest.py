@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-
-from digest.cli import cli
 from tests_support import SEEDS
 
+from digest.cli import cli
 
 _ENV_PREFIXES = ("DIGEST_", "OPENAI_")
 

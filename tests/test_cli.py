@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests_support import REPO
 
 from digest.cli import cli
-from tests_support import REPO
 
 COMMANDS = sorted(cli.commands)
 
@@ -32,7 +32,10 @@ def test_short_help_flag_and_version(invoke) -> None:
         ("[llm]\nmodle = 'x'\n", "unknown key [llm] modle (did you mean 'model'?)"),
         ("[llm]\nconcurrency = 'eight'\n", "[llm] concurrency must be int"),
         ("[llm]\nconcurrency = 0\n", "[llm] concurrency must be greater than 0"),
-        ("[email]\nsecurity = 'tls'\n", "[email] security = 'tls' is not one of: starttls, ssl, none"),
+        (
+            "[email]\nsecurity = 'tls'\n",
+            "[email] security = 'tls' is not one of: starttls, ssl, none",
+        ),
         ("[digest\n", "not valid TOML"),
         ("[tags]\n'two words' = 'x'\n", "is not a tag name"),
         ("colour = 'blue'\n", "unknown key 'colour'"),
@@ -60,18 +63,31 @@ def test_unknown_backend_says_which_exist(invoke, seeds: Path) -> None:
 
 
 def test_tag_a_paper_given_on_the_command_line_without_storing_it(invoke) -> None:
-    result = invoke("tag", "--json", "--title", "Denoising Diffusion Models for Images",
-                    "--abstract", "We propose a diffusion model for image generation. "
-                    "It improves FID on ImageNet.")
+    result = invoke(
+        "tag",
+        "--json",
+        "--title",
+        "Denoising Diffusion Models for Images",
+        "--abstract",
+        "We propose a diffusion model for image generation. It improves FID on ImageNet.",
+    )
     out = json.loads(result.stdout)
     assert "diffusion" in out["tags"] and 1 <= len(out["tags"]) <= 5
     assert not Path("digest.db").exists()
 
 
 def test_tag_reads_json_from_stdin_and_rejects_garbage(invoke) -> None:
-    good = invoke("tag", "--stdin", "--json", input=json.dumps(
-        {"title": "Sparse autoencoders find interpretable features",
-         "abstract": "We train sparse autoencoders on LLM activations and probe the features."}))
+    good = invoke(
+        "tag",
+        "--stdin",
+        "--json",
+        input=json.dumps(
+            {
+                "title": "Sparse autoencoders find interpretable features",
+                "abstract": "We train sparse autoencoders on LLM activations and probe features.",
+            }
+        ),
+    )
     assert good.exit_code == 0
     assert "interpretability" in json.loads(good.stdout)["tags"]
     title_only = invoke("tag", "--stdin", "--json", input=json.dumps({"title": "Graph networks"}))
@@ -96,8 +112,22 @@ def test_papers_json_has_the_documented_fields(invoke, seeds: Path) -> None:
     invoke("summarize")
     rows = json.loads(invoke("papers", "--json", "--limit", "5").stdout)
     assert len(rows) == 5
-    for key in ("id", "title", "abstract", "tags", "tldr", "summary", "backend", "model",
-                "first_seen", "rank", "arxiv_id", "url", "authors", "upvotes"):
+    for key in (
+        "id",
+        "title",
+        "abstract",
+        "tags",
+        "tldr",
+        "summary",
+        "backend",
+        "model",
+        "first_seen",
+        "rank",
+        "arxiv_id",
+        "url",
+        "authors",
+        "upvotes",
+    ):
         assert key in rows[0]
     assert rows[0]["backend"] == "offline" and rows[0]["rank"] == 1
 
@@ -105,7 +135,9 @@ def test_papers_json_has_the_documented_fields(invoke, seeds: Path) -> None:
 def test_papers_filter_by_tag_and_search(invoke, seeds: Path) -> None:
     invoke("ingest", str(seeds))
     invoke("summarize")
-    diffusion = json.loads(invoke("papers", "--tag", "diffusion", "--json", "--limit", "500").stdout)
+    diffusion = json.loads(
+        invoke("papers", "--tag", "diffusion", "--json", "--limit", "500").stdout
+    )
     assert diffusion and all("diffusion" in p["tags"] for p in diffusion)
     found = json.loads(invoke("papers", "--search", "sparse autoencoders", "--json").stdout)
     assert found and all("sparse" in (p["title"] + p["abstract"]).lower() for p in found)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests_support import SEEDS
 
 from digest.errors import DumpError
 from digest.identity import title_key
 from digest.sources.dumps import MAX_LINE, parse_dump
-from tests_support import SEEDS
 
 
 def entries(path: Path) -> list:
@@ -18,8 +18,12 @@ def entries(path: Path) -> list:
 
 @pytest.mark.parametrize(
     ("name", "count"),
-    [("000_212a8c0834e203e0.txt", 227), ("001_f241505a523fd2a8.txt", 52),
-     ("002_b52ef846144193ac.txt", 234), ("003_03f71fdfc5ea1829.txt", 119)],
+    [
+        ("000_212a8c0834e203e0.txt", 227),
+        ("001_f241505a523fd2a8.txt", 52),
+        ("002_b52ef846144193ac.txt", 234),
+        ("003_03f71fdfc5ea1829.txt", 119),
+    ],
 )
 def test_seed_dumps_yield_every_entry(name: str, count: int) -> None:
     found = entries(SEEDS / name)
@@ -35,7 +39,9 @@ def test_seed_dumps_hold_540_distinct_papers() -> None:
 
 def test_compact_layout_unglues_subscribe_from_first_title() -> None:
     first = entries(SEEDS / "000_212a8c0834e203e0.txt")[0]
-    assert first.paper.title == "RLFR: Extending Reinforcement Learning for LLMs with Flow Environment"
+    assert (
+        first.paper.title == "RLFR: Extending Reinforcement Learning for LLMs with Flow Environment"
+    )
 
 
 def test_spaced_layout_skips_banners_and_dates_entries() -> None:
@@ -50,7 +56,9 @@ def test_crlf_bom_and_trailing_spaces_are_tolerated(tmp_path: Path) -> None:
     messy = "\ufeff" + "\r\n".join(line + "  " for line in original.split("\n"))
     path = tmp_path / "messy.txt"
     path.write_bytes(messy.encode("utf-8"))
-    assert [e.paper for e in entries(path)] == [e.paper for e in entries(SEEDS / path.name.replace("messy", "003_03f71fdfc5ea1829"))]
+    assert [e.paper for e in entries(path)] == [
+        e.paper for e in entries(SEEDS / path.name.replace("messy", "003_03f71fdfc5ea1829"))
+    ]
 
 
 def test_dangling_title_is_reported_not_invented(tmp_path: Path) -> None:
@@ -108,5 +116,7 @@ def test_huge_line_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
 
 def test_title_starting_with_a_bracket_is_not_mistaken_for_json(tmp_path: Path) -> None:
     path = tmp_path / "bracket.txt"
-    path.write_text("[MASK] is All You Need\nWe revisit masking. It works well.\n", encoding="utf-8")
+    path.write_text(
+        "[MASK] is All You Need\nWe revisit masking. It works well.\n", encoding="utf-8"
+    )
     assert [e.paper.title for e in entries(path)] == ["[MASK] is All You Need"]

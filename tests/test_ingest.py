@@ -34,7 +34,9 @@ def test_reingesting_the_same_file_is_a_noop_and_says_so(invoke, seeds: Path) ->
     assert db["sightings"].count == 632 and db["sources"].count == 4
 
 
-def test_same_paper_in_a_new_dump_is_a_sighting_not_a_new_paper(invoke, seeds: Path, tmp_path) -> None:
+def test_same_paper_in_a_new_dump_is_a_sighting_not_a_new_paper(
+    invoke, seeds: Path, tmp_path
+) -> None:
     invoke("ingest", str(seeds / "000_212a8c0834e203e0.txt"))
     lines = (seeds / "000_212a8c0834e203e0.txt").read_text(encoding="utf-8").splitlines()
     # The same top paper, title re-cased and re-punctuated, abstract slightly changed.
@@ -64,8 +66,11 @@ def test_bad_file_is_named_and_the_others_still_load(invoke, seeds: Path) -> Non
 def test_file_failing_halfway_leaves_nothing_behind(invoke, seeds: Path, tmp_path) -> None:
     good = (seeds / "003_03f71fdfc5ea1829.txt").read_text(encoding="utf-8")
     half = tmp_path / "half.txt"
-    half.write_text(good + "\nThis line is prose. It has sentences. Many of them here.\n"
-                    "So does this one. Yes it does. Indeed.\n", encoding="utf-8")
+    half.write_text(
+        good + "\nThis line is prose. It has sentences. Many of them here.\n"
+        "So does this one. Yes it does. Indeed.\n",
+        encoding="utf-8",
+    )
     result, out = ingest_json(invoke, half)
     assert result.exit_code == 1
     assert "line 242 should be a paper title" in out["files"][0]["error"]
@@ -98,11 +103,30 @@ def test_a_file_that_is_not_sqlite_is_refused_clearly(invoke, seeds: Path, tmp_p
 def test_migrations_create_every_table_and_column() -> None:
     db = open_memory()
     tables = set(db.table_names())
-    assert {"papers", "sightings", "sources", "summaries", "papers_fts", "llm_calls", "runs",
-            "subscribers", "deliveries", "delivered", "fetch_state"} <= tables
+    assert {
+        "papers",
+        "sightings",
+        "sources",
+        "summaries",
+        "papers_fts",
+        "llm_calls",
+        "runs",
+        "subscribers",
+        "deliveries",
+        "delivered",
+        "fetch_state",
+    } <= tables
     assert {"key", "title", "abstract", "first_seen", "arxiv_id"} <= set(db["papers"].columns_dict)
-    assert {"paper_id", "backend", "model", "prompt_version", "tldr", "summary", "tags",
-            "created"} <= set(db["summaries"].columns_dict)
+    assert {
+        "paper_id",
+        "backend",
+        "model",
+        "prompt_version",
+        "tldr",
+        "summary",
+        "tags",
+        "created",
+    } <= set(db["summaries"].columns_dict)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

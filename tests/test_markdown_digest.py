@@ -38,7 +38,10 @@ def test_papers_come_in_rank_order(invoke, seeds: Path) -> None:
     invoke("ingest", str(seeds / "000_212a8c0834e203e0.txt"))
     text = invoke("build").stdout
     titles = re.findall(r"(?m)^## (\d+)\. (.*)$", text)
-    assert titles[0] == ("1", "RLFR: Extending Reinforcement Learning for LLMs with Flow Environment")
+    assert titles[0] == (
+        "1",
+        "RLFR: Extending Reinforcement Learning for LLMs with Flow Environment",
+    )
     assert [int(n) for n, _ in titles] == list(range(1, 228))
 
 

@@ -14,7 +14,10 @@ from digest.resources import default_vocabulary
 
 DUMPS = Path(__file__).resolve().parent.parent / "examples" / "dumps"
 BANNERS = {
-    "new", "Daily Papers", "byAK and the research community", "Subscribe",
+    "new",
+    "Daily Papers",
+    "byAK and the research community",
+    "Subscribe",
     "Get trending papers in your email inbox!",
     "Get trending papers in your email inbox once a day!",
 }

@@ -129,7 +129,8 @@ def _trim(text: str, limit: int) -> str:
         return text[: limit * 15].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"  # a glued blob
     head = " ".join(words[:limit])
     cuts = [
-        m.start() for m in rules.CLAUSE.finditer(head)
+        m.start()
+        for m in rules.CLAUSE.finditer(head)
         if m.start() >= len(head) * 0.5
         and head[: m.start()].rsplit(" ", 1)[-1].lower() not in rules.DANGLING
     ]
@@ -208,6 +209,7 @@ def make_summary(sentences: list[str], title: str, scores: list[float]) -> str:
 
 
 # --- tagging -------------------------------------------------------------------
+
 
 def _tokens(text: str) -> list[str]:
     """Normalised lowercase word tokens: what keyword tables and text are matched in."""

@@ -66,15 +66,24 @@ AND_VERB = re.compile(r"\b(and (?:we )?)([a-z]+)\b")
 def base_form(verb: str) -> str | None:
     """The listed base verb behind "proposes", "studied", "proposing"; else None."""
     v = verb.lower()
-    for cut, add in (("", ""), ("s", ""), ("es", ""), ("d", ""), ("ed", ""), ("ies", "y"),
-                     ("ied", "y"), ("ing", ""), ("ing", "e")):
+    for cut, add in (
+        ("", ""),
+        ("s", ""),
+        ("es", ""),
+        ("d", ""),
+        ("ed", ""),
+        ("ies", "y"),
+        ("ied", "y"),
+        ("ing", ""),
+        ("ing", "e"),
+    ):
         if v.endswith(cut) and v[: len(v) - len(cut)] + add in VERB_BASES:
             return v[: len(v) - len(cut)] + add
     return None
 
 
 def third_person(base: str) -> str:
-    """"propose" -> "proposes", "study" -> "studies": the label style of a TL;DR."""
+    """ "propose" -> "proposes", "study" -> "studies": the label style of a TL;DR."""
     if base.endswith(("s", "sh", "ch", "x", "z")):
         return base + "es"
     if base.endswith("y") and base[-2:-1] not in "aeiou":
@@ -83,7 +92,7 @@ def third_person(base: str) -> str:
 
 
 def conjugate_and(match: re.Match[str]) -> str:
-    """"… and show" -> "… and shows" after a rewritten verb; nouns like "design" stay."""
+    """ "… and show" -> "… and shows" after a rewritten verb; nouns like "design" stay."""
     word = match.group(2)
     if word in VERB_BASES and word not in NOUN_TOO:
         return match.group(1) + third_person(word)
@@ -102,7 +111,8 @@ def unfill(match: re.Match[str]) -> str:
 # "[In this paper,] [here,] we / this paper / our work" + a verb (checked in code).
 SUBJECT = re.compile(
     r"\b(?:we|(?:this|the (?:current|present)) (?:paper|work|study|article|note|letter|thesis)|"
-    r"our (?:work|paper))\b\s*", re.I
+    r"our (?:work|paper))\b\s*",
+    re.I,
 )
 LEAD_SUBJECT = re.compile(
     r"(?:\bin this (?:paper|work|study|article),?\s+)?(?:\bhere,?\s+)?" + SUBJECT.pattern, re.I
@@ -131,12 +141,14 @@ CONNECTIVE = re.compile(
     r"^(?:moreover|furthermore|additionally|in addition|specifically|finally|remarkably|"
     r"notably|importantly|overall|concretely|experimentally|empirically|in particular|"
     r"to this end|as a result|consequently|thus|therefore|then|second|third|lastly|hence)"
-    r"(?:,\s*|\s+(?=we\b))", re.I
+    r"(?:,\s*|\s+(?=we\b))",
+    re.I,
 )
 RESULTS = re.compile(  # "Experiments on X show that Y" -> "Y" in a second clause
     r"^(?:extensive |comprehensive |our |the )?(?:experiment(?:al result)?s?|results?|"
     r"evaluations?|empirical(?:ly| results?)|analys[ie]s)\b[^,;]{0,60}? (?:show|demonstrate|"
-    r"indicate|reveal|confirm|suggest|verify|validate)s? that ", re.I
+    r"indicate|reveal|confirm|suggest|verify|validate)s? that ",
+    re.I,
 )
 BY_DOING = re.compile(  # "addresses this gap by proposing X" -> "proposes X"
     r"^(?:address|tackle|overcome|solve|bridge|fill|mitigate|close)\w* [^,;]{0,50}? by (\w+ing)\b",
@@ -145,7 +157,8 @@ BY_DOING = re.compile(  # "addresses this gap by proposing X" -> "proposes X"
 PAREN = re.compile(r" \((?:[^()]{0,60})\)(?=[\s,.;:])")  # "(LSM)", "(e.g., X)"
 CALLED = re.compile(  # "a framework called X" -> "X"
     r"\b(?:an?|the) (?:\w+ )?(?:framework|approach|method|model|technique|paradigm|algorithm|"
-    r"architecture|system|module|pipeline) (?:called|named|termed|dubbed),? (?=\S)", re.I
+    r"architecture|system|module|pipeline) (?:called|named|termed|dubbed),? (?=\S)",
+    re.I,
 )
 FILLER = re.compile(
     r"\b(?:(?P<art>[Aa]n?) )?(?:novel|new|simple yet effective|simple but effective) (?=(?P<nx>\w))"

@@ -61,7 +61,8 @@ def find_dumps(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found += sorted(
-                p for p in path.iterdir()
+                p
+                for p in path.iterdir()
                 if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SUFFIXES
             )
         else:
@@ -131,7 +132,7 @@ def _entries(path: Path, lines: Iterator[tuple[int, str]], warnings: list[str]) 
             first = False
         if title is None:
             if text.startswith("Subscribe") and len(text) > len("Subscribe"):
-                text = text[len("Subscribe"):].strip()  # compact layout: glued to the first title
+                text = text[len("Subscribe") :].strip()  # compact layout: glued to the first title
             elif text.casefold() in _BANNERS:
                 continue
             elif _DATE.match(text):
@@ -166,7 +167,7 @@ def _reject_other_formats(path: Path, text: str) -> None:
 
 
 def _looks_like_title(text: str) -> bool:
-    """Titles are short and are not prose (one full stop happens: "X is not all you need. A review")."""
+    """Titles are short and not prose; one full stop happens ("X is not all you need. A ...")."""
     return len(text) <= 400 and len(_PROSE.findall(text)) < 2
 
 

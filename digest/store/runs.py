@@ -17,16 +17,35 @@ from digest.store import utcnow
 
 def start_run(db: Database, kind: str, now: str | None = None) -> int:
     """Record the start of a run and return its id."""
-    return db["runs"].insert(
-        {"kind": kind, "started": now or utcnow(), "status": "running", "pid": os.getpid(),
-         "papers_new": 0, "summarised": 0, "fell_back": 0, "emails_sent": 0,
-         "emails_failed": 0, "errors": "[]"}
-    ).last_pk
+    return (
+        db["runs"]
+        .insert(
+            {
+                "kind": kind,
+                "started": now or utcnow(),
+                "status": "running",
+                "pid": os.getpid(),
+                "papers_new": 0,
+                "summarised": 0,
+                "fell_back": 0,
+                "emails_sent": 0,
+                "emails_failed": 0,
+                "errors": "[]",
+            }
+        )
+        .last_pk
+    )
 
 
 def finish_run(
-    db: Database, run_id: int, status: str, *, errors: list[str] | None = None,
-    line: str | None = None, now: str | None = None, **counts: int,
+    db: Database,
+    run_id: int,
+    status: str,
+    *,
+    errors: list[str] | None = None,
+    line: str | None = None,
+    now: str | None = None,
+    **counts: int,
 ) -> None:
     """Record how a run ended (ok | partial | failed | interrupted) and its counts."""
     values: dict[str, Any] = {"status": status, "ended": now or utcnow(), **counts}
@@ -40,7 +59,8 @@ def finish_run(
 def mark_abandoned(db: Database, now: str | None = None) -> int:
     """Runs still `running` whose process is gone become `interrupted`."""
     abandoned = [
-        r["id"] for r in db.query("SELECT id, pid FROM runs WHERE status = 'running'")
+        r["id"]
+        for r in db.query("SELECT id, pid FROM runs WHERE status = 'running'")
         if not _alive(r["pid"])
     ]
     for run_id in abandoned:
