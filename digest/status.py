@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.locks import lock_path
+from digest.store.papers import last_source
 from digest.store.runs import last_run
 from digest.store.summaries import counts
 
@@ -27,6 +28,7 @@ def collect(db: Database, settings: Settings) -> dict[str, Any]:
             + (f", {c['fallbacks']} offline fallbacks" if c["fallbacks"] else ""),
         ],
     }
+    text["sources"] = _source_lines(db, settings)
     run = last_run(db, "run")
     text["runs"] = _run_lines(run)
     text["schedule"] = _schedule_lines(settings)
@@ -48,6 +50,35 @@ def _section(module: str, db: Database, settings: Settings) -> list[str]:
     except (ImportError, AttributeError):
         return []
     return list(status_lines(db, settings))
+
+
+def _source_lines(db: Database, settings: Settings) -> list[str]:
+    from digest.store.fetch_state import states
+
+    lines = []
+    dump = last_source(db, "dump")
+    if dump:
+        lines.append(
+            f"last dump {dump['location']} ingested {dump['ingested_at']} ({dump['new']} new)"
+        )
+    for state in states(db)[:6]:
+        outcome = (
+            state["status"] if state["status"] == "ok" else f"{state['status']}: {state['error']}"
+        )
+        lines.append(f"{state['source']} {state['key']}: {outcome} ({state['fetched_at']})")
+    live = [
+        name
+        for name, on in (
+            ("hf", settings.sources.hf_daily),
+            ("arxiv", bool(settings.sources.arxiv_categories)),
+        )
+        if on
+    ]
+    lines.append(
+        "live sources: "
+        + (", ".join(live) if live else "off ([sources] hf_daily, arxiv_categories)")
+    )
+    return lines
 
 
 def _run_lines(run: dict[str, Any] | None) -> list[str]:

@@ -63,3 +63,41 @@ def test_serve_runs_now_refuses_a_twin_and_stops_cleanly(invoke, seeds: Path) ->
     assert "next scheduled run:" in err and "T07:00+00:00" in err
     assert "stopped" in err
     assert "Traceback" not in err
+
+
+def test_sigterm_during_a_run_records_it_interrupted_and_the_next_run_finishes(
+    invoke, seeds: Path, tmp_path: Path
+) -> None:
+    from openai_server import FakeOpenAI, write_config
+
+    with FakeOpenAI(latency=0.05) as fake:
+        config = write_config(tmp_path, fake.url, concurrency=1)
+        config.write_text(
+            config.read_text(encoding="utf-8")
+            + f'[sources]\ndumps = ["{seeds / "001_f241505a523fd2a8.txt"}"]\n'
+            '[digest]\nmax_papers = 100\n[schedule]\ntimezone = "UTC"\n',
+            encoding="utf-8",
+        )
+        invoke("subscribe", "ada@example.org")
+        server = start_serve("--run-now")
+        try:
+            assert wait_for(lambda: fake.answered >= 5), server.stderr
+        finally:
+            server.send_signal(signal.SIGTERM)
+            out, err = server.communicate(timeout=60)
+        assert server.returncode == 0, err
+        assert "stopping after the work in hand" in err
+        assert last_run_status() == "interrupted"
+        db = open_db("digest.db")
+        done = db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0]
+        assert 5 <= done < 52  # what was finished is kept
+        assert not list(Path("outbox").glob("*.eml"))  # interrupted before sending
+        answered = fake.answered
+
+        finish = invoke("run")
+        assert finish.exit_code == 0, finish.output
+        assert "0 new papers" in finish.stdout and "1 emails sent" in finish.stdout
+        # Only the papers left were sent to the model: nothing finished is repeated.
+        assert fake.answered - answered == 52 - done
+    [message] = list(Path("outbox").glob("*.eml"))
+    assert "52 papers" in message.read_text(encoding="utf-8")

@@ -27,6 +27,12 @@ def source_by_hash(db: Database, content_hash: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def last_source(db: Database, kind: str) -> dict[str, Any] | None:
+    """The most recently ingested source of this kind (dump, hf, arxiv), if any."""
+    rows = list(db.query("SELECT * FROM sources WHERE kind = ? ORDER BY id DESC LIMIT 1", [kind]))
+    return rows[0] if rows else None
+
+
 def record_entries(
     db: Database,
     entries: Iterable[Entry],
