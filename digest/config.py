@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -17,6 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from digest.errors import ConfigError
 from digest.resources import default_vocabulary
@@ -101,6 +103,13 @@ class Settings:
         return list(self.tags)
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_URLS = (
+    ("llm", "base_url"),
+    ("sources", "hf_base_url"),
+    ("sources", "arxiv_base_url"),
+    ("sources", "arxiv_rss_base_url"),
+)
 _TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")
 _SECTIONS = {
     "sources": SourcesConfig,
@@ -110,6 +119,7 @@ _SECTIONS = {
     "schedule": ScheduleConfig,
 }
 _CHOICES = {
+    ("llm", "backend"): ("offline", "openai"),
     ("llm", "structured_output"): ("json_schema", "json_object", "none"),
     ("email", "backend"): ("smtp", "file"),
     ("email", "security"): ("starttls", "ssl", "none"),
@@ -187,7 +197,7 @@ def _apply_file(settings: Settings, data: dict[str, Any], where: str) -> None:
 def _apply_env(settings: Settings, env: typing.Mapping[str, str]) -> None:
     if env.get("DIGEST_DB"):
         settings.db = env["DIGEST_DB"]
-    if env.get("OPENAI_BASE_URL") and settings.llm.base_url is None:
+    if env.get("OPENAI_BASE_URL"):  # the environment beats the file, as everywhere
         settings.llm.base_url = env["OPENAI_BASE_URL"]
     if env.get("DIGEST_BACKEND"):
         _set(settings, "llm.backend", env["DIGEST_BACKEND"], "DIGEST_BACKEND")
@@ -208,7 +218,8 @@ def _set(settings: Settings, dotted: str, value: Any, where: str) -> None:
         names = [n.rstrip("_") for n in fields]
         raise ConfigError(f"{where}: unknown key {label}{_suggest(name, names)}")
     expected = typing.get_type_hints(type(target))[attr]
-    setattr(target, attr, _coerce(value, expected, f"{where}: [{section}] {name}"))
+    label = f"[{section}] {name}" if section else name
+    setattr(target, attr, _coerce(value, expected, f"{where}: {label}"))
 
 
 def _coerce(value: Any, expected: Any, label: str) -> Any:
@@ -265,8 +276,46 @@ def _check(settings: Settings) -> None:
     for section, name in _POSITIVE:
         if getattr(getattr(settings, section), name) <= 0:
             raise ConfigError(f"[{section}] {name} must be greater than 0")
-    if settings.llm.max_retries < 0:
-        raise ConfigError("[llm] max_retries must be 0 or more")
+    for section, name in (
+        ("llm", "max_retries"),
+        ("llm", "price_input_per_mtok"),
+        ("llm", "price_output_per_mtok"),
+        ("llm", "max_cost_per_run"),
+        ("email", "retries"),
+    ):
+        value = getattr(getattr(settings, section), name)
+        if value is not None and value < 0:
+            raise ConfigError(f"[{section}] {name} must be 0 or more")
+    if settings.llm.temperature is not None and not 0 <= settings.llm.temperature <= 2:
+        raise ConfigError("[llm] temperature must be between 0 and 2")
+    port = settings.email.smtp_port
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"[email] smtp_port {port} is not a port number (1-65535)")
+    for section, name in (("llm", "api_key_env"), ("email", "password_env")):
+        if not _ENV_NAME.match(getattr(getattr(settings, section), name)):
+            raise ConfigError(
+                f"[{section}] {name} must name an environment variable, e.g. OPENAI_API_KEY"
+            )
+    for section, name in _URLS:
+        value = getattr(getattr(settings, section), name)
+        if value is not None:
+            _check_url(value, f"[{section}] {name}")
+
+
+def _check_url(value: str, label: str) -> None:
+    """An http(s) URL with a host; a dotted-number host must be a real IPv4 address."""
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    problem = None
+    if parts.scheme not in ("http", "https") or not host:
+        problem = "use http:// or https:// and a host name"
+    elif re.fullmatch(r"[\d.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            problem = f"{host} is not an IPv4 address"
+    if problem:
+        raise ConfigError(f"{label} {value!r} is not a usable URL: {problem}")
 
 
 def _suggest(word: str, candidates: list[str]) -> str:

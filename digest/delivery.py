@@ -257,7 +257,7 @@ def _send_one(
                 )
             record_attempt(db, delivery.id, str(failure), now=stamp)
             if not failure.temporary or attempt >= attempts:
-                tries = f" after {attempt} attempts" if attempt > 1 else ""
+                tries = f" (after {attempt} attempts)" if attempt > 1 else ""
                 return Outcome(
                     sub.email,
                     "pending",

@@ -12,8 +12,8 @@ from digest.backends import Backend
 from digest.config import Settings
 from digest.render import render
 from digest.store.papers import latest_arrival_day
-from digest.store.summaries import listing, unsummarised
-from digest.summarize import SummarizeReport, summarize_papers
+from digest.store.summaries import listing
+from digest.summarize import SummarizeReport, pending_papers, summarize_papers
 
 FORMATS = {"md": "digest.md.j2"}
 
@@ -43,9 +43,7 @@ def build_digest(
     missing = [p["id"] for p in papers if p["tldr"] is None]
     report = None
     if missing and backend is not None:
-        todo = unsummarised(
-            db, model=backend.model, prompt_version=backend.prompt_version, paper_ids=missing
-        )
+        todo = pending_papers(db, backend, paper_ids=missing)
         report = summarize_papers(db, backend, todo)
         papers = listing(db, since=since, limit=limit)
     writers = sorted({_writer(p) for p in papers if p["tldr"]})

@@ -15,10 +15,14 @@ _VERSION = re.compile(r"v\d+$")
 
 
 def title_key(title: str) -> str:
-    """Return the identity key of a title (empty when it has no letters or digits)."""
+    """Return the identity key of a title.
+
+    A title with no letters or digits at all ("???") keys on its folded
+    characters instead, so two such titles do not collapse into one paper.
+    """
     text = unicodedata.normalize("NFKC", title).casefold()
     kept = [ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text]
-    return " ".join("".join(kept).split())
+    return " ".join("".join(kept).split()) or " ".join(text.split())
 
 
 def arxiv_key(arxiv_id: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from digest.errors import LockedError
+from digest.errors import LockedError, StoreError
 from digest.store import utcnow
 
 _WHAT = {
@@ -31,7 +31,12 @@ def lock_path(db_path: str | Path, name: str) -> Path:
 def hold(db_path: str | Path, name: str) -> Iterator[None]:
     """Hold the `name` lock ("run" or "serve") for the database, or raise LockedError."""
     path = lock_path(db_path, name)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the lock file {path} ({exc.strerror}): check the --db path"
+        ) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from digest.config import Settings
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 from digest.store.runs import finish_run, mark_abandoned, start_run
 
 log = logging.getLogger(__name__)
@@ -39,31 +39,52 @@ class RunReport:
     digest_path: str | None = None
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
+    failed: bool = False  # stopped by a configuration error
     notes: list[str] = field(default_factory=list)
     mail_lines: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
+        if self.failed:
+            return "failed"
         if self.interrupted:
             return "interrupted"
         return "partial" if self.errors else "ok"
 
     @property
     def exit_code(self) -> int:
-        """0: everything went out (or nothing to do); 1: some step partly failed."""
-        return 1 if self.errors else 0
+        """0: everything went out (or nothing to do); 1: some step partly failed, or the
+        run was interrupted before the end (the next run finishes the job)."""
+        return 1 if self.errors or self.interrupted else 0
 
     def line(self) -> str:
         text = (
             f"run {self.day}: {self.new_papers} new papers, {self.summarised} summarised"
             + (f" ({self.fell_back} offline fallbacks)" if self.fell_back else "")
-            + f", {self.emails_sent} emails sent, {self.emails_failed} failed"
+            + f", {_count(self.emails_sent, 'email')} sent, {self.emails_failed} failed"
         )
         if self.errors:
-            text += f", {len(self.errors)} errors"
+            text += f", {_count(len(self.errors), 'error')}"
         if self.interrupted:
             text += " (interrupted: the next run finishes the job)"
         return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def preflight(settings: Settings) -> None:
+    """Find configuration mistakes before a run starts, so that they stop it with
+    exit status 2 instead of surfacing half-way as a failed step."""
+    from digest.mail import sender, unsubscribe_target
+    from digest.render import environment
+    from digest.store.subscribers import check_config_subscribers
+
+    sender(settings)
+    unsubscribe_target(settings, "reader@example.org")
+    environment(settings.digest.templates_dir)
+    check_config_subscribers(settings)
 
 
 def run_pass(
@@ -92,9 +113,13 @@ def run_pass(
                 raise Interrupted
             try:
                 step()
+            except ConfigError as exc:
+                report.errors.append(f"{name}: {exc}")
+                report.failed = True
+                raise
             except DigestError as exc:
                 report.errors.append(f"{name}: {exc}")
-                log.error("%s failed: %s", name, exc)
+                log.info("%s failed: %s", name, exc)
     except (Interrupted, KeyboardInterrupt):
         report.interrupted = True
     finally:
@@ -136,16 +161,35 @@ def _summarise(
     db: Database, settings: Settings, report: RunReport, should_stop: Callable[[], bool]
 ) -> None:
     from digest.backends import get_backend
-    from digest.summarize import pending_papers, summarize_papers
+    from digest.errors import BackendError
+    from digest.summarize import (
+        SummarizeReport,
+        fall_back_offline,
+        pending_papers,
+        summarize_papers,
+        unsummarised_at_all,
+    )
 
-    backend = get_backend(settings.llm.backend, settings)
-    papers = pending_papers(db, backend)
-
-    def progress(done) -> None:  # noqa: ANN001 - a SummarizeReport
+    def progress(done: SummarizeReport) -> None:
+        report.summarised, report.fell_back = done.done, done.fell_back
         if should_stop():
             raise Interrupted
 
-    result = summarize_papers(db, backend, papers, progress, run_id=report.run_id)
+    try:
+        backend = get_backend(settings.llm.backend, settings)
+        papers = pending_papers(db, backend)
+        result = summarize_papers(db, backend, papers, progress, run_id=report.run_id)
+    except BackendError as exc:
+        # The model cannot be used at all (no key, server down, unknown model): the
+        # day's email still goes out, with offline summaries that say why.
+        left = unsummarised_at_all(db)
+        failed = f"{settings.llm.backend}:{settings.llm.model}"
+        report.fell_back += fall_back_offline(
+            db, settings.tags, left, failed=failed, reason=str(exc)
+        )
+        report.summarised += len(left)
+        report.errors.append(f"summarise: {exc}; {len(left)} papers got offline summaries for now")
+        return
     report.summarised = result.done
     report.fell_back = result.fell_back
     if result.stopped:

@@ -12,8 +12,10 @@ from sqlite_utils import Database
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.locks import lock_path
+from digest.store.deliveries import status_lines as mail_status_lines
+from digest.store.llm_calls import status_lines as llm_status_lines
 from digest.store.papers import last_source
-from digest.store.runs import last_run
+from digest.store.runs import last_run, process_alive
 from digest.store.summaries import counts
 
 
@@ -32,24 +34,9 @@ def collect(db: Database, settings: Settings) -> dict[str, Any]:
     run = last_run(db, "run")
     text["runs"] = _run_lines(run)
     text["schedule"] = _schedule_lines(settings)
-    for section, module in (
-        ("model calls", "digest.store.llm_calls"),
-        ("subscribers", "digest.store.deliveries"),
-    ):
-        lines = _section(module, db, settings)
-        if lines:
-            text[section] = lines
+    text["model calls"] = llm_status_lines(db, settings)
+    text["subscribers"] = mail_status_lines(db, settings)
     return {"counts": c, "last_run": run, "text": text}
-
-
-def _section(module: str, db: Database, settings: Settings) -> list[str]:
-    import importlib
-
-    try:
-        status_lines = importlib.import_module(module).status_lines
-    except (ImportError, AttributeError):
-        return []
-    return list(status_lines(db, settings))
 
 
 def _source_lines(db: Database, settings: Settings) -> list[str]:
@@ -84,7 +71,10 @@ def _source_lines(db: Database, settings: Settings) -> list[str]:
 def _run_lines(run: dict[str, Any] | None) -> list[str]:
     if run is None:
         return ["no run yet: `digest run` runs the daily job once"]
-    lines = [f"last run {run['started']} ({run['status']}): {run['line'] or 'no summary'}"]
+    state = run["status"]
+    if state == "running" and not process_alive(run["pid"]):
+        state = "interrupted: its process is gone; the next run finishes the job"
+    lines = [f"last run {run['started']} ({state}): {run['line'] or 'under way'}"]
     lines += [f"error: {e}" for e in run["errors"][:5]]
     return lines
 

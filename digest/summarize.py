@@ -47,7 +47,31 @@ def pending_papers(
         paper_ids=paper_ids,
         force=force,
         limit=limit,
+        offline=backend.name == "offline",
     )
+
+
+def unsummarised_at_all(db: Database) -> list[Paper]:
+    """Papers with no summary of any kind (what a reader would see as not summarised)."""
+    return unsummarised(db, model="", prompt_version="", offline=True)
+
+
+def fall_back_offline(
+    db: Database, settings_tags: dict[str, str], papers: list[Paper], *, failed: str, reason: str
+) -> int:
+    """Give `papers` offline summaries stored *as fallbacks* (with the reason), so a
+    dead model server does not hold back the day's email; the next run retries them."""
+    from dataclasses import replace
+
+    from digest.backends.offline import OfflineBackend
+
+    offline = OfflineBackend(settings_tags)
+    with db.atomic():
+        for paper in papers:
+            if paper.id is not None:
+                summary = offline.summarize(paper)
+                save_summary(db, paper.id, replace(summary, fallback_from=failed, error=reason))
+    return len(papers)
 
 
 def summarize_papers(

@@ -11,8 +11,8 @@ from digest.config import Settings
 from digest.errors import DigestError
 from digest.models import Paper
 from digest.store.papers import get_papers
-from digest.store.summaries import listing, unsummarised
-from digest.summarize import summarize_papers
+from digest.store.summaries import listing
+from digest.summarize import pending_papers, summarize_papers
 
 
 def tag_given(settings: Settings, backend_name: str, title: str, abstract: str) -> dict[str, Any]:
@@ -39,9 +39,7 @@ def tag_stored(
             f"no paper with id {', '.join(map(str, missing))}: list ids with `digest papers`"
         )
     backend = get_backend(backend_name, settings)
-    todo = unsummarised(
-        db, model=backend.model, prompt_version=backend.prompt_version, paper_ids=paper_ids
-    )
+    todo = pending_papers(db, backend, paper_ids=paper_ids)
     if todo:
         summarize_papers(db, backend, todo)
     rows = {r["id"]: r for r in listing(db, paper_ids=paper_ids)}

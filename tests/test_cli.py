@@ -39,6 +39,13 @@ def test_short_help_flag_and_version(invoke) -> None:
         ("[digest\n", "not valid TOML"),
         ("[tags]\n'two words' = 'x'\n", "is not a tag name"),
         ("colour = 'blue'\n", "unknown key 'colour'"),
+        ("db = 5\n", "db must be str, not int 5"),
+        ("[email]\nsmtp_port = 99999\n", "[email] smtp_port 99999 is not a port number"),
+        ("[llm]\ntemperature = 9\n", "[llm] temperature must be between 0 and 2"),
+        ("[llm]\nmax_cost_per_run = -1\n", "[llm] max_cost_per_run must be 0 or more"),
+        ("[llm]\napi_key_env = ''\n", "[llm] api_key_env must name an environment variable"),
+        ("[llm]\nbase_url = 'http://256.1.1.1/v1'\n", "256.1.1.1 is not an IPv4 address"),
+        ("[sources]\nhf_base_url = 'ftp://x'\n", "is not a usable URL: use http:// or https://"),
     ],
 )
 def test_config_mistakes_get_one_line_and_exit_2(invoke, toml: str, message: str) -> None:
@@ -58,8 +65,8 @@ def test_missing_config_file_is_named(invoke) -> None:
 def test_unknown_backend_says_which_exist(invoke, seeds: Path) -> None:
     Path("digest.toml").write_text("[llm]\nbackend = 'claude'\n", encoding="utf-8")
     result = invoke("summarize")
-    assert result.exit_code == 1
-    assert "unknown backend 'claude': choose one of offline, openai" in result.stderr
+    assert result.exit_code == 2
+    assert "[llm] backend = 'claude' is not one of: offline, openai" in result.stderr
 
 
 def test_tag_a_paper_given_on_the_command_line_without_storing_it(invoke) -> None:
@@ -160,3 +167,13 @@ def test_status_counts_papers_summaries_and_sources(invoke, seeds: Path) -> None
     out = invoke("status").stdout
     assert "540 papers from 4 sources (632 sightings)" in out
     assert "40 summarised, 500 waiting" in out
+
+
+def test_the_environment_beats_the_config_file(invoke) -> None:
+    from digest.config import load_settings
+
+    Path("digest.toml").write_text("[llm]\nbase_url = 'http://file.example/v1'\n", "utf-8")
+    settings = load_settings(env={"OPENAI_BASE_URL": "http://env.example/v1"})
+    assert settings.llm.base_url == "http://env.example/v1"
+    assert load_settings(env={}).llm.base_url == "http://file.example/v1"
+    assert load_settings(env={"DIGEST_DB": "x.db"}, db="y.db").db == "y.db"  # options beat both

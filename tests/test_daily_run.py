@@ -34,7 +34,7 @@ def test_run_ingests_summarises_mails_and_writes_the_days_digest(invoke, seeds: 
     result = invoke("run")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().endswith(
-        f"run {TODAY}: 540 new papers, 540 summarised, 1 emails sent, 0 failed"
+        f"run {TODAY}: 540 new papers, 540 summarised, 1 email sent, 0 failed"
     )
     assert f"digest: digests/{TODAY}.md" in result.stdout
     digest_md = Path("digests", f"{TODAY}.md").read_text(encoding="utf-8")
@@ -69,7 +69,7 @@ def test_a_new_dump_is_picked_up_with_only_its_new_papers(invoke, seeds: Path) -
     )
     (seeds / "004_new.txt").write_text(fresh, encoding="utf-8")
     result = invoke("run")
-    assert f"run {TODAY}: 2 new papers, 2 summarised, 1 emails sent, 0 failed" in result.stdout
+    assert f"run {TODAY}: 2 new papers, 2 summarised, 1 email sent, 0 failed" in result.stdout
     latest = outbox_messages()[-1]
     text = latest.get_body(preferencelist=("plain",)).get_content()
     assert "A Brand New Paper on Sparse Diffusion" in text
@@ -109,3 +109,43 @@ def test_nothing_to_do_is_success(invoke) -> None:
     assert result.exit_code == 0
     assert f"run {TODAY}: 0 new papers, 0 summarised, 0 emails sent, 0 failed" in result.stdout
     assert "no sources configured" in result.stderr
+
+
+def test_a_dead_model_server_still_lets_the_days_email_go_out(invoke, seeds: Path) -> None:
+    configure(seeds, '[llm]\nbackend = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    invoke("subscribe", "ada@example.org")
+    result = invoke("run")
+    assert result.exit_code == 1
+    assert "cannot reach the model server at http://127.0.0.1:9/v1" in result.stderr
+    assert "540 papers got offline summaries for now" in result.stderr
+    assert "540 new papers, 540 summarised (540 offline fallbacks), 1 email sent" in result.stdout
+    [message] = outbox_messages()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "offline" in html.lower()
+    fallbacks = (
+        open_db("digest.db")
+        .execute("SELECT COUNT(*) FROM summaries WHERE fallback_from = 'openai:gpt-4o-mini'")
+        .fetchone()[0]
+    )
+    assert fallbacks == 540
+
+
+def test_configuration_found_wrong_at_start_stops_the_run_with_exit_2(invoke, seeds: Path) -> None:
+    configure(seeds, '[email]\nfrom = "nobody"\n')
+    result = invoke("run")
+    assert result.exit_code == 2
+    assert "[email] from" in result.stderr
+    assert not Path("digest.db").exists() or not list(
+        open_db("digest.db").query("SELECT * FROM runs")
+    )  # nothing was started
+
+
+def test_unusable_paths_are_one_line_errors(invoke, seeds: Path) -> None:
+    configure(seeds)
+    result = invoke("--db", "/nonexistent/x.db", "run")
+    assert result.exit_code == 1 and "folder /nonexistent for the database does not exist" in (
+        result.stderr
+    )
+    served = invoke("serve", "--log-file", "/nonexistent/d/x.log")
+    assert served.exit_code == 2 and "cannot write the log file" in served.stderr
+    assert "Traceback" not in result.output + served.output

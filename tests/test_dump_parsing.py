@@ -120,3 +120,29 @@ def test_title_starting_with_a_bracket_is_not_mistaken_for_json(tmp_path: Path) 
         "[MASK] is All You Need\nWe revisit masking. It works well.\n", encoding="utf-8"
     )
     assert [e.paper.title for e in entries(path)] == ["[MASK] is All You Need"]
+
+
+def test_subscribe_and_header_words_are_only_furniture_in_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "titles.txt"
+    path.write_text(
+        "Get trending papers in your email inbox!\n"
+        "SubscribeFirst Paper Title\nWe study a thing. It works well.\n"
+        "Subscriber Churn Prediction with Graph Networks\nWe predict churn. It works.\n"
+        "New\nA paper titled New. It exists.\n"
+        "Daily Papers\nA paper about daily papers. It is meta.\n",
+        encoding="utf-8",
+    )
+    titles = [e.paper.title for e in entries(path)]
+    assert titles == [
+        "First Paper Title",
+        "Subscriber Churn Prediction with Graph Networks",
+        "New",
+        "Daily Papers",
+    ]
+
+
+def test_titles_without_letters_are_still_distinct_papers() -> None:
+    assert title_key("???") != title_key("!!!")
+    assert title_key("S^3 -- Semantic Signal Separation") == title_key(
+        "s^3 – semantic  signal separation"
+    )

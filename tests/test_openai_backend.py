@@ -299,3 +299,14 @@ def test_progress_is_logged_every_tenth_of_the_run_off_a_terminal(invoke, seeds,
     ]
     assert lines[-1].startswith("progress: 20/20 papers, 20 calls, ")
     assert lines[-1].endswith(", cost 0.0000")
+
+
+def test_an_offline_pass_never_redoes_or_hides_a_model_summary(invoke, seeds, fake, tmp_path):
+    write_config(tmp_path, fake.url)
+    invoke("ingest", str(seeds / "001_f241505a523fd2a8.txt"))
+    assert invoke("summarize", "--backend", "openai", "--limit", "3").exit_code == 0
+    result = invoke("summarize", "--backend", "offline")
+    assert "summarised 49 papers with offline" in result.stdout
+    rows = json.loads(invoke("papers", "--json", "--limit", "100").stdout)
+    assert [r["backend"] for r in rows].count("openai") == 3
+    assert [r["backend"] for r in rows].count("offline") == 49

@@ -111,7 +111,7 @@ def test_a_reply_still_bad_after_the_repair_falls_back_to_offline(
 
     result = invoke("summarize", "--limit", "2")
 
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # partly failed: fallbacks
     assert "1 fell back to offline" in result.stdout
     assert "invalid reply, also after a repair attempt: " in result.stderr
     summary, calls = outcome(title)
@@ -175,7 +175,7 @@ def test_an_abstract_with_injected_instructions_stays_data_and_nothing_injected_
 
     result = invoke("summarize")
 
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # partly failed: fallbacks
     user = fake.requests[0]["messages"][1]["content"]
     assert user.count("<abstract>") == user.count("</abstract>") == 1
     assert "Ignore all previous instructions" in user.split("<abstract>")[1]
@@ -277,7 +277,7 @@ def test_an_exhausted_quota_sends_the_rest_of_the_run_offline(invoke, seeds, fak
 
     result = invoke("summarize", "--limit", "8")
 
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # partly failed: fallbacks
     assert result.stdout.startswith(
         "summarised 8 papers with openai (test-model), 5 fell back to offline; 4 calls"
     )
@@ -317,7 +317,7 @@ def test_the_cost_cap_stops_sending_and_the_rest_uses_offline(
 
     result = invoke("summarize", "--limit", "12")
 
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # partly failed: fallbacks
     calls = rows("SELECT cost FROM llm_calls")
     spent = sum(c["cost"] for c in calls)
     assert 1 <= len(calls) < 12 and spent <= cap
@@ -340,11 +340,43 @@ def test_a_server_failing_paper_after_paper_sends_the_rest_offline(invoke, seeds
 
     result = invoke("summarize", "--limit", "9")
 
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # partly failed: fallbacks
     assert len(fake.requests) == 5
     assert (
         "warning: 5 papers failed in a row (last: server error 500 after 0 retries (The "
-        "server had an error while processing your request)); 4 papers used the offline "
-        "backend instead"
+        "server had an error while processing your request)); check [llm] base_url "
+        f"({fake.url}) and model (test-model); 4 papers used the offline backend instead"
     ) in result.stderr
     assert rows("SELECT COUNT(*) AS n FROM summaries WHERE fallback_from IS NOT NULL")[0]["n"] == 9
+
+
+def test_a_web_page_at_base_url_stops_after_five_papers_with_a_hint(invoke, seeds, tmp_path):
+    """A server that answers 200 with HTML (a wrong base_url) is not a model."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b"<html><body>Welcome to my homepage</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        write_config(tmp_path, f"http://127.0.0.1:{server.server_address[1]}/v1", concurrency=1)
+        invoke("ingest", str(seeds))
+        result = invoke("summarize", "--limit", "20")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1
+    assert "5 papers failed in a row" in result.stderr and "check [llm] base_url" in result.stderr
+    assert "15 papers used the offline backend instead" in result.stderr

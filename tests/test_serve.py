@@ -96,7 +96,7 @@ def test_sigterm_during_a_run_records_it_interrupted_and_the_next_run_finishes(
 
         finish = invoke("run")
         assert finish.exit_code == 0, finish.output
-        assert "0 new papers" in finish.stdout and "1 emails sent" in finish.stdout
+        assert "0 new papers" in finish.stdout and "1 email sent" in finish.stdout
         # Only the papers left were sent to the model: nothing finished is repeated.
         assert fake.answered - answered == 52 - done
     [message] = list(Path("outbox").glob("*.eml"))

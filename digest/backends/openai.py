@@ -287,7 +287,6 @@ class OpenAIBackend:
             call = self._call(completion, (time.perf_counter() - started) * 1000)
             run.spent += call.cost
             run.max_output = max(run.max_output, call.output_tokens or 0)
-            run.failures = 0
             try:
                 reply = read_reply(completion, self.vocabulary)
             except ReplyError as exc:
@@ -300,8 +299,11 @@ class OpenAIBackend:
                 ]
                 continue
             calls.append(replace(call, status="ok" if attempt == 1 else "repaired"))
+            run.failures = 0
             return self._summary(reply), calls
-        return self._fallback(paper, f"invalid reply, also after a repair attempt: {error}"), calls
+        reason = f"invalid reply, also after a repair attempt: {error}"
+        self._count_failure(run, reason)
+        return self._fallback(paper, reason), calls
 
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         request: dict[str, Any] = {"model": self.model, "messages": messages}
@@ -341,10 +343,18 @@ class OpenAIBackend:
         if problem.scope == QUOTA:
             run.stopped = run.stopped or problem.message
         else:
-            run.failures += 1
-            if run.failures >= BREAKER and run.stopped is None:
-                run.stopped = f"{BREAKER} papers failed in a row (last: {problem.message})"
+            self._count_failure(run, problem.message)
         return self._fallback(paper, problem.message), calls
+
+    def _count_failure(self, run: _Run, reason: str) -> None:
+        """Papers failing in a row mean the setup is wrong (a web page at base_url, a
+        model that cannot follow the format): stop sending after BREAKER of them."""
+        run.failures += 1
+        if run.failures >= BREAKER and run.stopped is None:
+            run.stopped = (
+                f"{BREAKER} papers failed in a row (last: {reason}); check [llm] base_url"
+                f" ({self.base_url}) and model ({self.model})"
+            )
 
     def _summary(self, reply: Reply) -> Summary:
         return Summary(

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from digest import __version__
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 
 
 @dataclass
@@ -50,7 +50,10 @@ def setup_logging(verbose: int, quiet: int, log_file: str | None = None) -> None
     level = max(logging.DEBUG, min(logging.ERROR, logging.WARNING - 10 * verbose + 10 * quiet))
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        try:
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot write the log file {log_file}: {exc.strerror}") from exc
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -99,12 +102,25 @@ def cli(
 
     \b
     Quick start:
-      digest ingest examples/dumps
-      digest build -o digest.md
+      digest subscribe you@example.org
+      digest run examples/dumps        (the daily job: ingest, summarise, email, digest)
+      digest status
     """
     ctx.meta["debug"] = debug
     setup_logging(verbose, quiet)
     ctx.obj = AppContext(config=config, options={"db": db}, verbose=verbose, quiet=quiet)
+
+
+def parse_date(value: str | None) -> str | None:
+    """A --since/--date option value as YYYY-MM-DD, or a usage error."""
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD") from None
 
 
 def main() -> None:
@@ -112,7 +128,9 @@ def main() -> None:
     cli(prog_name="digest")
 
 
+from digest.cli import build as _build  # noqa: E402,F401  (registers commands)
 from digest.cli import mail as _mail  # noqa: E402,F401
-from digest.cli import papers as _papers  # noqa: E402,F401  (registers commands)
+from digest.cli import papers as _papers  # noqa: E402,F401
 from digest.cli import run as _run  # noqa: E402,F401
 from digest.cli import status as _status  # noqa: E402,F401
+from digest.cli import summaries as _summaries  # noqa: E402,F401

@@ -38,13 +38,15 @@ def run(app: AppContext, dumps: tuple[Path, ...], dry_run: bool) -> None:
       digest run --dry-run
     """
     from digest.locks import hold
-    from digest.pipeline import run_pass
+    from digest.pipeline import preflight, run_pass
 
     settings = app.settings
+    db = app.db  # a bad --db path fails here with one line, before any lock file
+    preflight(settings)
     stop = threading.Event()
     with hold(settings.db, "run"), _stop_on_sigterm(stop):
         report = run_pass(
-            app.db,
+            db,
             settings,
             dumps=[str(d) for d in dumps],
             dry_run=dry_run,
@@ -79,16 +81,19 @@ def serve(app: AppContext, run_now: bool, log_file: str | None) -> None:
       digest --config /etc/digest.toml serve --log-file digest.log
     """
     from digest.locks import hold
+    from digest.pipeline import preflight
     from digest.schedule import serve as serve_forever
     from digest.schedule import trigger
     from digest.store.runs import last_run
 
     settings = app.settings
     trigger(settings)  # a bad cron line or time zone fails here, before anything starts
+    preflight(settings)
+    db = app.db
     setup_logging(app.verbose + 1, app.quiet, log_file)  # a daemon logs INFO by default
     stop = threading.Event()
     with hold(settings.db, "serve"), _stop_on_sigterm(stop):
-        last = last_run(app.db, "run")
+        last = last_run(db, "run")
         serve_forever(
             settings,
             lambda: _scheduled_run(settings, stop),

@@ -27,14 +27,15 @@ from digest.models import Entry, Paper
 
 MAX_LINE = 65_536  # characters; real abstracts are under 3,000
 SUFFIXES = {".txt", ".text", ".dump", ""}
+# Page furniture. The long lines cannot be titles and are skipped anywhere; the
+# short ones could be (a paper called "New"), so they are skipped only in the
+# page header, before the first entry.
 _BANNERS = {
     "get trending papers in your email inbox once a day!",
     "get trending papers in your email inbox!",
-    "subscribe",
-    "new",
-    "daily papers",
     "byak and the research community",
 }
+_HEADER = {"subscribe", "new", "daily papers"}
 _DATE = re.compile(
     r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(, \d{4})?$",
     re.IGNORECASE,
@@ -130,10 +131,11 @@ def _entries(path: Path, lines: Iterator[tuple[int, str]], warnings: list[str]) 
         if first:
             _reject_other_formats(path, text)
             first = False
+        in_header = rank == 0
         if title is None:
-            if text.startswith("Subscribe") and len(text) > len("Subscribe"):
+            if in_header and text.startswith("Subscribe") and len(text) > len("Subscribe"):
                 text = text[len("Subscribe") :].strip()  # compact layout: glued to the first title
-            elif text.casefold() in _BANNERS:
+            elif text.casefold() in _BANNERS or (in_header and text.casefold() in _HEADER):
                 continue
             elif _DATE.match(text):
                 listed = text

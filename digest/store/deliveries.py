@@ -182,7 +182,9 @@ def _status_line(db: Database, settings: Settings, sub: Subscriber, now: datetim
     if pending:
         parts.append(
             f"digest of {pending.digest_date} ({_papers(len(pending.paper_ids))}) not sent"
-            f" after {pending.attempts} attempts: SMTP failing, retried next send"
+            f" after {pending.attempts} attempt{'' if pending.attempts == 1 else 's'}:"
+            f" {'the mail server' if settings.email.backend == 'smtp' else 'delivery'} failing,"
+            " retried next send"
         )
     if selection.matching:
         waiting = selection.matching - len(pending.paper_ids) if pending else selection.matching

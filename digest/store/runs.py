@@ -61,7 +61,7 @@ def mark_abandoned(db: Database, now: str | None = None) -> int:
     abandoned = [
         r["id"]
         for r in db.query("SELECT id, pid FROM runs WHERE status = 'running'")
-        if not _alive(r["pid"])
+        if not process_alive(r["pid"])
     ]
     for run_id in abandoned:
         finish_run(db, run_id, "interrupted", now=now)
@@ -78,7 +78,8 @@ def last_run(db: Database, kind: str | None = None) -> dict[str, Any] | None:
     return row
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether the process that started a run still exists (on this machine)."""
     if not pid:
         return False
     if pid == os.getpid():

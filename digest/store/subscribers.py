@@ -182,6 +182,21 @@ def sync_config_subscribers(db: Database, settings: Settings) -> list[str]:
     `digest subscribe` does): an unsubscribe must stick.
     """
     where = settings.config_path or "config"
+    wanted = check_config_subscribers(settings)
+    changes = []
+    for sub in wanted:
+        row = _row(db, sub.email)
+        if row is not None and not row["active"]:
+            sub = dataclasses.replace(sub, active=False)
+        _, what = save_subscriber(db, sub)
+        if what != "unchanged":
+            changes.append(f"{what} {sub.email} from {where}")
+    return changes
+
+
+def check_config_subscribers(settings: Settings) -> list[Subscriber]:
+    """The [[subscribers]] of the config, validated (ConfigError naming the entry)."""
+    where = settings.config_path or "config"
     wanted: list[Subscriber] = []
     for n, entry in enumerate(settings.subscribers, 1):
         label = f"{where}: [[subscribers]] #{n}"
@@ -224,15 +239,7 @@ def sync_config_subscribers(db: Database, settings: Settings) -> list[str]:
     if len(set(emails)) != len(emails):
         twice = next(e for e in emails if emails.count(e) > 1)
         raise ConfigError(f"{where}: {twice} is listed twice in [[subscribers]]: keep one")
-    changes = []
-    for sub in wanted:
-        row = _row(db, sub.email)
-        if row is not None and not row["active"]:
-            sub = dataclasses.replace(sub, active=False)
-        _, what = save_subscriber(db, sub)
-        if what != "unchanged":
-            changes.append(f"{what} {sub.email} from {where}")
-    return changes
+    return wanted
 
 
 @dataclass

@@ -12,9 +12,12 @@ from digest.models import Paper, Summary
 from digest.store import utcnow
 from digest.store.papers import to_paper
 
-# The summary shown for a paper is its most recent one.
+# The summary shown for a paper: a model's (not a fallback) before an offline one, so an
+# offline pass never hides a paid model summary; within each kind, the most recent.
 _LATEST = (
-    "SELECT s.* FROM summaries s WHERE s.paper_id = p.id ORDER BY s.created DESC, s.id DESC LIMIT 1"
+    "SELECT s.* FROM summaries s WHERE s.paper_id = p.id"
+    " ORDER BY (s.backend = 'offline' OR s.fallback_from IS NOT NULL), s.created DESC, s.id DESC"
+    " LIMIT 1"
 )
 
 
@@ -54,14 +57,19 @@ def unsummarised(
     paper_ids: Iterable[int] | None = None,
     force: bool = False,
     limit: int | None = None,
+    offline: bool = False,
 ) -> list[Paper]:
     """Papers that have no summary from this model and prompt version yet.
 
     A fallback summary (written offline because the model failed) does not
-    count as done for the model: the next run tries the model again.
+    count as done for the model: the next run tries the model again. For the
+    offline backend (`offline=True`) any summary counts as done: it never
+    redoes, let alone hides, what a model wrote.
     """
     clauses, params = ["1"], []
-    if not force:
+    if offline and not force:
+        clauses.append("NOT EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)")
+    elif not force:
         clauses.append(
             "NOT EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id"
             " AND s.model = ? AND s.prompt_version = ? AND s.fallback_from IS NULL)"

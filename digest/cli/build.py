@@ -1,0 +1,87 @@
+"""`digest build`: the Markdown digest, or a preview of a subscriber's email."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from digest.cli import AppContext, cli, parse_date
+from digest.errors import DigestError
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@cli.command()
+@click.option(
+    "--since",
+    help="Papers first seen on or after YYYY-MM-DD (default: the day the newest papers arrived).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="At most N papers.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "txt"]),
+    default="md",
+    show_default=True,
+    help="md: the Markdown digest; html/txt: an email preview (with --subscriber).",
+)
+@click.option(
+    "--subscriber", metavar="EMAIL", help="Preview exactly the email this subscriber would get now."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE instead of standard output.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["offline", "openai"]),
+    help="Summariser for papers that lack a summary.",
+)
+@pass_app
+def build(
+    app: AppContext,
+    since: str | None,
+    limit: int | None,
+    fmt: str,
+    subscriber: str | None,
+    output: Path | None,
+    backend: str | None,
+) -> None:
+    """Render a digest of recent papers, or preview a subscriber's email.
+
+    The Markdown digest summarises any paper that lacks a summary first. An
+    email preview (--format html|txt --subscriber EMAIL) is exactly what
+    `digest send` would mail that subscriber now; nothing is recorded.
+
+    \b
+    Example:
+      digest build -o digest.md
+      digest build --since 2026-11-01 --limit 20
+      digest build --format html --subscriber ada@example.org -o preview.html
+    """
+    if fmt != "md" or subscriber:
+        if fmt == "md" or not subscriber:
+            raise click.UsageError("an email preview needs --format html|txt and --subscriber")
+        if since or limit or backend:
+            raise click.UsageError("--since, --limit and --backend do not apply to a preview")
+        from digest.delivery import preview_email
+
+        text, count = preview_email(app.db, app.settings, subscriber, fmt), None
+    else:
+        from digest.backends import get_backend
+        from digest.digests import build_digest
+
+        chosen = get_backend(backend or app.settings.llm.backend, app.settings)
+        result = build_digest(app.db, app.settings, chosen, since=parse_date(since), limit=limit)
+        text, count = result.text, len(result.papers)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise DigestError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    click.echo(f"wrote {output}" + (f" ({count} papers)" if count is not None else ""), err=True)
