@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.config import Settings
@@ -67,7 +67,9 @@ def missed_run(settings: Settings, last_started: datetime | None, now: datetime)
     """
     if last_started is None:
         return None
-    due = trigger(settings).get_next_fire_time(None, last_started)
+    # Strictly after the last start: run times are stored to the second, so a run that
+    # started at 07:00:00.4 reads as 07:00:00, which is itself a fire time.
+    due = trigger(settings).get_next_fire_time(None, last_started + timedelta(seconds=1))
     return due if due is not None and due <= now else None
 
 

@@ -52,6 +52,9 @@ def test_a_missed_run_is_caught_up_once_however_many_days_were_missed() -> None:
     # After the catch-up run (recorded at `now`), nothing is missed any more.
     assert missed_run(s, now, now + timedelta(minutes=5)) is None
     assert missed_run(s, None, now) is None  # a fresh install has nothing to catch up
+    # A run that started on the dot (stored to the second) is that day's run, not a miss.
+    on_the_dot = datetime(2026, 11, 21, 7, 0, 0, tzinfo=UTC)
+    assert missed_run(s, on_the_dot, datetime(2026, 11, 21, 12, 0, tzinfo=UTC)) is None
 
 
 def test_nothing_is_missed_before_the_next_scheduled_time() -> None:

@@ -101,3 +101,37 @@ def test_sigterm_during_a_run_records_it_interrupted_and_the_next_run_finishes(
         assert fake.answered - answered == 52 - done
     [message] = list(Path("outbox").glob("*.eml"))
     assert "52 papers" in message.read_text(encoding="utf-8")
+
+
+def test_serve_catches_up_a_run_missed_while_the_machine_was_off_once(invoke, seeds: Path) -> None:
+    Path("digest.toml").write_text(
+        f'[sources]\ndumps = ["{seeds}"]\n[schedule]\ncron = "0 7 * * *"\ntimezone = "UTC"\n',
+        encoding="utf-8",
+    )
+    invoke("subscribe", "ada@example.org")
+    db = open_db("digest.db")
+    # The last run was long ago: many scheduled runs were missed; one catch-up run is due.
+    db["runs"].insert(
+        {
+            "kind": "run",
+            "started": "2026-01-01T07:00:00+00:00",
+            "ended": "2026-01-01T07:01:00+00:00",
+            "status": "ok",
+            "pid": 1,
+        }
+    )
+    server = start_serve()
+    try:
+        assert wait_for(lambda: last_run_status() == "ok" and run_count() == 2), server.stderr
+        time.sleep(1.0)  # would a second catch-up run start? (it must not)
+        assert run_count() == 2
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    assert "missed the run due at 2026-01-02T07:00" in err
+    assert len(list(Path("outbox").glob("*.eml"))) == 1
+
+
+def run_count() -> int:
+    return open_db("digest.db").execute("SELECT COUNT(*) FROM runs").fetchone()[0]
