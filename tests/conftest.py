@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from payload_server import PayloadServer
 from tests_support import SEEDS
 
 from digest.cli import cli
+from digest.store import open_db
 
 _ENV_PREFIXES = ("DIGEST_", "OPENAI_")
 
@@ -32,6 +34,21 @@ def seeds(tmp_path: Path) -> Path:
     target = tmp_path / "dumps"
     shutil.copytree(SEEDS, target)
     return target
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    """The CLI's default database (digest.db in the test's folder), opened and migrated."""
+    database = open_db(tmp_path / "digest.db")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def server():
+    """A loopback HTTP server serving the recorded Hugging Face and arXiv payloads."""
+    with PayloadServer() as running:
+        yield running
 
 
 @pytest.fixture

@@ -5,16 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from payload_server import PayloadServer, Reply
 
 DAY = "2025-09-09"
-
-
-@pytest.fixture
-def server():
-    with PayloadServer() as running:
-        yield running
 
 
 def configure(server: PayloadServer, extra: str = "") -> None:

@@ -41,19 +41,6 @@ def dump(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def db():
-    database = open_db("digest.db")  # the CLI's default database, in the test's folder
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def server():
-    with PayloadServer() as running:
-        yield running
-
-
 def record(db, *entries: Entry, kind: str = "hf") -> IngestReport:
     return record_entries(
         db, list(entries), kind=kind, location=kind, content_hash=None, report=IngestReport(kind)

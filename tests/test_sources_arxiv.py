@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from payload_server import PayloadServer, failing, garbled
@@ -12,7 +11,6 @@ from digest.config import Settings, SourcesConfig
 from digest.live import fetch_arxiv, fetch_enabled_sources
 from digest.sources.arxiv import Pacer
 from digest.sources.http import Retry
-from digest.store import open_db
 from digest.store.fetch_state import get_state
 
 RSS = "/rss/quant-ph"
@@ -32,19 +30,6 @@ class FakeTime:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-@pytest.fixture
-def server():
-    with PayloadServer() as running:
-        yield running
-
-
-@pytest.fixture
-def db(tmp_path: Path):
-    database = open_db(tmp_path / "digest.db")
-    yield database
-    database.close()
 
 
 @pytest.fixture

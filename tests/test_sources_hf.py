@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
 
 import httpx
 import pytest
-from payload_server import DATA, PayloadServer, failing, garbled, slow, too_many
+from payload_server import DATA, failing, garbled, slow, too_many
 
 from digest.config import Settings, SourcesConfig
 from digest.live import fetch_hf
 from digest.sources.hf import parse_items
 from digest.sources.http import Retry, make_client
-from digest.store import open_db
 from digest.store.fetch_state import get_state
 
 DAILY = "/api/daily_papers"
 DAY = "2025-09-09"
-
-
-@pytest.fixture
-def server():
-    with PayloadServer() as running:
-        yield running
-
-
-@pytest.fixture
-def db(tmp_path: Path):
-    database = open_db(tmp_path / "digest.db")
-    yield database
-    database.close()
 
 
 @pytest.fixture
