@@ -1,6 +1,6 @@
 """Score a summarising backend against the labelled dev set.
 
-    python bench/quality.py [--labels PATH] [--backend offline]
+    python bench/quality.py [--labels PATH] [--backend offline] [--quick]
 
 Prints tag micro precision/recall/F1 and mean TL;DR ROUGE-L F1 for the
 backend and for a naive baseline (first abstract sentence + the label set's
@@ -127,14 +127,18 @@ def baseline(labels: list[Label]) -> Callable[[Paper], Prediction]:
     return predict
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, quick: bool = False) -> int:
+    """Score and print; errors exit with status 2 (SystemExit, so bench/run_all.py
+    reports them as failures). `quick` (run_all --quick) changes nothing: the
+    labelled set is small enough to score whole."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS)
     parser.add_argument("--backend", default="offline")
+    parser.add_argument("--quick", action="store_true", help="the same as without (for run_all)")
     args = parser.parse_args(argv)
     if not args.labels.is_file():
         print(f"error: labels file {args.labels} not found (pass --labels PATH)", file=sys.stderr)
-        return 2
+        raise SystemExit(2)
     try:
         labels = load_labels(args.labels)
         papers = [Paper(title=str(lab["title"]), abstract=str(lab["abstract"])) for lab in labels]
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             f"tags, tldr): {exc!r}",
             file=sys.stderr,
         )
-        return 2
+        raise SystemExit(2) from None
     backend = build_backend(args.backend)
 
     start = time.perf_counter()

@@ -9,6 +9,7 @@ data; the HTML template autoescapes it and links are http(s) only.
 from __future__ import annotations
 
 import email.policy
+import functools
 import hashlib
 import re
 import secrets
@@ -220,11 +221,16 @@ def _filters(sub: Subscriber) -> str:
 
 def _inline(html: str, templates_dir: str | None) -> str:
     """Move email.css into style attributes: many mail clients drop <style>."""
+    return _inliner(templates_dir).inline(html)
+
+
+@functools.cache
+def _inliner(templates_dir: str | None) -> css_inline.CSSInliner:
+    """One inliner per templates folder: the stylesheet is read and parsed once."""
     env = environment(templates_dir)
     css, _, _ = env.loader.get_source(env, "email.css")  # type: ignore[union-attr]
-    inliner = css_inline.CSSInliner(
+    return css_inline.CSSInliner(
         extra_css=css,
         load_remote_stylesheets=False,
         apply_width_attributes=True,
     )
-    return inliner.inline(html)

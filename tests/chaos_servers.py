@@ -72,6 +72,11 @@ class KillingOpenAI(FakeOpenAI):
             self.target, self.fault_rate, self.kill_at = target, fault_rate, kill_at
             self.round_requests, self.killed = 0, False
 
+    def disarm(self) -> None:
+        """The round is over: forget its client and any kill not yet done (keep the counts)."""
+        with self._chaos:
+            self.target, self.kill_at, self.fault_rate = None, None, 0.0
+
     def _fault(self, body: dict[str, Any]) -> str | None:
         fault = super()._fault(body)
         with self._chaos:
@@ -123,6 +128,11 @@ class ChaosSMTPHandler:
             self.fault_rate, self.kill_after = fault_rate, kill_after
             self.round_data = self.round_kept = 0
             self.killed = False
+
+    def disarm(self) -> None:
+        """The round is over: forget its client and any kill not yet done (keep the counts)."""
+        with self._lock:
+            self.target, self.kill_after, self.fault_rate = None, None, 0.0
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 - aiosmtpd hook
         with self._lock:

@@ -23,7 +23,7 @@ from digest.config import Settings
 from digest.errors import ConfigError, DigestError
 from digest.models import Subscriber
 from digest.store import utcnow
-from digest.store.summaries import fts_query
+from digest.store.summaries import SHOWN_TAGS, fts_query
 
 # A new subscriber's first digest reaches back this far before the moment they
 # subscribed (the latest daily batch), not over the whole max_age_days backlog.
@@ -33,11 +33,8 @@ _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _CONFIG_KEYS = ("email", "name", "tags", "exclude_tags", "keywords", "max_papers", "active")
 _SUMMARISED = "EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)"
-# The paper's tags are those of its latest summary (the rule summaries.listing uses).
-_LATEST_TAGS = (
-    "(SELECT s.tags FROM summaries s WHERE s.paper_id = p.id"
-    " ORDER BY s.created DESC, s.id DESC LIMIT 1)"
-)
+# The paper's tags are those of the summary readers are shown (summaries.SHOWN_TAGS).
+_LATEST_TAGS = SHOWN_TAGS
 
 
 def normalize_email(value: str) -> str:

@@ -14,11 +14,12 @@ from digest.store.papers import to_paper
 
 # The summary shown for a paper: a model's (not a fallback) before an offline one, so an
 # offline pass never hides a paid model summary; within each kind, the most recent.
-_LATEST = (
-    "SELECT s.* FROM summaries s WHERE s.paper_id = p.id"
-    " ORDER BY (s.backend = 'offline' OR s.fallback_from IS NOT NULL), s.created DESC, s.id DESC"
-    " LIMIT 1"
+_SHOWN_ORDER = (
+    "ORDER BY (s.backend = 'offline' OR s.fallback_from IS NOT NULL), s.created DESC, s.id DESC"
 )
+_LATEST = f"SELECT s.* FROM summaries s WHERE s.paper_id = p.id {_SHOWN_ORDER} LIMIT 1"
+# The tags of the summary shown for paper `p` (used by subscriber filters: one rule).
+SHOWN_TAGS = f"(SELECT s.tags FROM summaries s WHERE s.paper_id = p.id {_SHOWN_ORDER} LIMIT 1)"
 
 
 def save_summary(db: Database, paper_id: int, summary: Summary, now: str | None = None) -> None:

@@ -1,0 +1,350 @@
+"""Email fan-out: one day's digest rendered and delivered to 1,000 subscribers.
+
+    python bench/fanout.py [--quick] [--subscribers 1000]
+
+A library of the seed papers (ingested and summarised offline once) gets N
+subscribers without filters; `digest.delivery.send_digests` then renders and
+sends each one their email (25 papers, the default cap) through
+
+* smtp: an aiosmtpd server on 127.0.0.1 in its own process (so it does not
+  share our GIL), over one reused connection, plain SMTP;
+* file: the outbox folder (`.eml` plus `.html` per message, atomic writes).
+
+Emails per second is N over the wall time of the whole `send_digests` call
+(selection, recording each digest before and after, rendering, sending).
+The time is split without a profiler: inside the same run, `render_email`
+(both bodies, CSS inlining), `build_message` (MIME) and the transport's
+`send` are wrapped with timers; the rest is the store (selecting papers,
+recording each digest before and after sending). Each backend runs on a
+fresh copy of the same database, interleaved, medians of the repeats.
+It also checks that the templates are compiled once per process, not once
+per subscriber, by counting `Environment.compile` calls during the fan-out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from common import SEEDS, machine_line, median, stamp, table, write_section
+
+import digest.delivery as delivery
+from digest.backends import get_backend
+from digest.config import Settings
+from digest.ingest import ingest_paths
+from digest.render import environment
+from digest.store import open_db
+from digest.store.subscribers import make_subscriber, save_subscriber
+from digest.summarize import pending_papers, summarize_papers
+from digest.transport import FileTransport, SMTPTransport
+
+FULL, QUICK = (1000, 3), (100, 3)  # subscribers, repeats
+BACKENDS = ("smtp", "file")
+
+
+def build_library(path: Path, subscribers: int) -> Settings:
+    """Seed papers, summarised offline, and `subscribers` readers without filters."""
+    settings = Settings(db=str(path))
+    settings.email.from_ = "Paper digest <digest@example.org>"
+    db = open_db(path)
+    ingest_paths(db, [SEEDS])
+    backend = get_backend("offline", settings)
+    summarize_papers(db, backend, pending_papers(db, backend))
+    for i in range(subscribers):
+        sub = make_subscriber(
+            f"reader{i:04d}@example.org", vocabulary=settings.vocabulary, name=f"Reader {i}"
+        )
+        save_subscriber(db, sub)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.conn.close()
+    return settings
+
+
+class TimedTransport:
+    """Wraps a transport; adds the time spent in send() and close() to `spent`."""
+
+    def __init__(self, inner: Any, spent: Counter[str]) -> None:
+        self.inner, self.spent, self.name = inner, spent, inner.name
+
+    def send(self, msg: Any, sender: str, recipient: str) -> str:
+        start = time.perf_counter()
+        try:
+            return self.inner.send(msg, sender, recipient)
+        finally:
+            self.spent["send"] += time.perf_counter() - start
+
+    def close(self) -> None:
+        start = time.perf_counter()
+        try:
+            self.inner.close()
+        finally:
+            self.spent["send"] += time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def timed_steps(spent: Counter[str]) -> Iterator[None]:
+    """Time every render_email and build_message call that send_digests makes."""
+    originals = {name: getattr(delivery, name) for name in ("render_email", "build_message")}
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        return timed_call
+
+    for name, fn in originals.items():
+        setattr(delivery, name, wrap(name, fn))
+    try:
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(delivery, name, fn)
+
+
+@contextlib.contextmanager
+def compile_counter() -> Iterator[Counter[str]]:
+    """Count template compilations (by template name) in the shared Jinja environment."""
+    env = environment(None)
+    counts: Counter[str] = Counter()
+    original = env.compile
+
+    def counting(source: Any, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        counts[name or "?"] += 1
+        return original(source, name, *args, **kwargs)
+
+    env.compile = counting  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        del env.compile  # back to the class's method
+
+
+@contextlib.contextmanager
+def smtp_sink() -> Iterator[tuple[int, Callable[[], dict[str, int]]]]:
+    """An aiosmtpd server in a child process; yields (port, stop) where stop() returns
+    what it received: {"messages": n, "bytes": total}."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--smtp-sink"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    result: dict[str, int] = {}
+
+    def stop() -> dict[str, int]:
+        if not result:
+            out, _ = proc.communicate(timeout=60)
+            result.update(json.loads(out.strip().splitlines()[-1]))
+        return result
+
+    try:
+        port = int(proc.stdout.readline())  # type: ignore[union-attr]
+        yield port, stop
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired, ValueError):
+                stop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def serve_sink() -> None:
+    """Runs in the child: count what arrives until stdin closes, then print it as JSON."""
+    import logging
+
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        messages = 0
+        size = 0
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+            Sink.messages += 1
+            Sink.size += len(envelope.content)
+            return "250 OK"
+
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    print(port, flush=True)
+    sys.stdin.read()
+    controller.stop()
+    print(json.dumps({"messages": Sink.messages, "bytes": Sink.size}), flush=True)
+
+
+def fan_out(template: Path, settings: Settings, backend: str, work: Path) -> dict[str, Any]:
+    """One send_digests to every subscriber of a fresh copy of the library."""
+    db_path = work / f"{backend}.db"
+    shutil.copyfile(template, db_path)
+    db = open_db(db_path)
+    spent: Counter[str] = Counter()
+    with contextlib.ExitStack() as stack:
+        if backend == "smtp":
+            port, stop = stack.enter_context(smtp_sink())
+            inner: Any = SMTPTransport("127.0.0.1", port, security="none", timeout=30)
+        else:
+            outbox = work / "outbox"
+            shutil.rmtree(outbox, ignore_errors=True)
+            inner = FileTransport(outbox)
+        compiled = stack.enter_context(compile_counter())
+        stack.enter_context(timed_steps(spent))
+        start = time.perf_counter()
+        report = delivery.send_digests(
+            db, settings, transport=TimedTransport(inner, spent), sleep=lambda _s: None
+        )
+        wall = time.perf_counter() - start
+        stack.close()  # stops the server and restores the wrapped functions
+        arrived = stop()["messages"] if backend == "smtp" else len(list(outbox.glob("*.eml")))
+    papers = db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0]
+    db.conn.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    if report.sent != arrived or report.failed:
+        raise RuntimeError(f"{backend}: {report.line}, but {arrived} messages arrived")
+    return {
+        "wall": wall,
+        "sent": report.sent,
+        "papers": papers,
+        "compiled": sum(compiled.values()),
+        **{k: spent[k] for k in ("render_email", "build_message", "send")},
+    }
+
+
+def measure(subscribers: int, repeats: int, work: Path) -> dict[str, Any]:
+    template = work / "library.db"
+    settings = build_library(template, subscribers)
+    environment.cache_clear()  # start from no compiled template at all
+    runs: dict[str, list[dict[str, Any]]] = {b: [] for b in BACKENDS}
+    for rep in range(repeats):
+        for backend in BACKENDS if rep % 2 == 0 else BACKENDS[::-1]:  # interleaved
+            runs[backend].append(fan_out(template, settings, backend, work))
+            r = runs[backend][-1]
+            print(
+                f"  {backend}: {r['sent']:,} emails in {r['wall']:.2f} s"
+                f" ({r['sent'] / r['wall']:,.0f}/s), templates compiled {r['compiled']}x",
+                flush=True,
+            )
+    return {"subscribers": subscribers, "repeats": repeats, "runs": runs}
+
+
+def render(result: dict[str, Any], quick: bool) -> str:
+    n = result["subscribers"]
+    rows = []
+    for backend, runs in result["runs"].items():
+        wall = median([r["wall"] for r in runs])
+        parts = {k: median([r[k] for r in runs]) for k in ("render_email", "build_message", "send")}
+        rest = wall - sum(parts.values())
+
+        def per(seconds: float, wall: float = wall) -> str:
+            return f"{seconds / n * 1000:.2f} ({seconds / wall:.0%})"
+
+        rows.append(
+            [
+                backend,
+                f"{n:,}",
+                len(runs),
+                f"{wall:.2f}",
+                f"**{n / wall:,.0f}**",
+                per(parts["render_email"]),
+                per(parts["build_message"]),
+                per(parts["send"]),
+                per(rest),
+            ]
+        )
+    compiled = [r["compiled"] for runs in result["runs"].values() for r in runs]
+    first, later = compiled[0], sum(compiled[1:])
+    once = first <= 2 and later == 0
+    papers = result["runs"]["smtp"][0]["papers"] // n
+    return "\n".join(
+        [
+            "## Email fan-out: one digest to many subscribers",
+            "",
+            "`python bench/fanout.py`"
+            + (" `--quick`" if quick else "")
+            + f". {n:,} subscribers without filters, {papers} papers each (the default cap),"
+            " the seed papers summarised offline. `digest.delivery.send_digests` renders and"
+            " sends every email: *smtp* through an aiosmtpd server on 127.0.0.1 in its own"
+            " process (one reused connection, plain SMTP), *file* into the outbox folder."
+            " Per-email milliseconds (share of the wall time), measured inside the same runs by"
+            " timing every `render_email` (both bodies, CSS inlining), `build_message` (MIME)"
+            " and transport `send` call; *store* is the rest (selecting the papers, recording"
+            " each digest before and after sending). Medians of interleaved repeats, each on a"
+            " fresh copy of the database.",
+            "",
+            table(
+                [
+                    "Backend",
+                    "subscribers",
+                    "repeats",
+                    "wall s",
+                    "emails/s",
+                    "render ms",
+                    "MIME ms",
+                    "send ms",
+                    "store ms",
+                ],
+                rows,
+            ),
+            "",
+            table(
+                ["Check", "result", "target", "met"],
+                [
+                    [
+                        "template compilations (`Environment.compile` calls)",
+                        f"{first} in the first fan-out, {later} in the {len(compiled) - 1} after",
+                        "once per template per process, not per subscriber",
+                        "yes" if once else "**no**",
+                    ]
+                ],
+            ),
+            "",
+            stamp(),
+        ]
+    )
+
+
+def main(quick: bool = False, subscribers: int | None = None) -> None:
+    n, repeats = QUICK if quick else FULL
+    n = subscribers or n
+    print(f"fan-out benchmark on {machine_line()}: {n:,} subscribers", flush=True)
+    with tempfile.TemporaryDirectory(prefix="digest-fanout-") as tmp:
+        result = measure(n, repeats, Path(tmp))
+    body = render(result, quick)
+    print()
+    print(body)
+    print(f"\nwritten to {write_section('fanout', body)}")
+
+
+def _parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK[0]} subscribers")
+    parser.add_argument("--subscribers", type=int, help=f"how many (default {FULL[0]})")
+    parser.add_argument("--smtp-sink", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    args = _parse()
+    if args.smtp_sink:
+        serve_sink()
+    else:
+        main(quick=args.quick, subscribers=args.subscribers)
