@@ -1,6 +1,6 @@
 """Benchmark the openai backend against a loopback server (no network, no model).
 
-    python bench/llm.py [--quick] [--latency 0.05 0.2] [--concurrency 1 4 8 16]
+    python bench/llm.py [--quick] [--latency 0.05 0.2 0.5] [--concurrency 1 4 8 16]
 
 1. Throughput: the fake OpenAI server (tests/openai_server.py, in its own
    process so it does not share our GIL) answers every request after a fixed
@@ -56,7 +56,13 @@ def seeded_db(folder: Path):
     return db
 
 
-def backend_for(url: str, concurrency: int, mode: str = "json_schema") -> OpenAIBackend:
+def backend_for(
+    url: str,
+    concurrency: int,
+    mode: str = "json_schema",
+    rpm: float | None = None,
+    retries: int = 0,
+) -> OpenAIBackend:
     settings = load_settings(
         env={},
         **{
@@ -64,16 +70,24 @@ def backend_for(url: str, concurrency: int, mode: str = "json_schema") -> OpenAI
             "llm.model": "bench-model",
             "llm.concurrency": concurrency,
             "llm.structured_output": mode,
-            "llm.max_retries": 0,
+            "llm.max_retries": retries,
             "llm.timeout": 10.0,
+            "llm.requests_per_minute": rpm,
         },
     )
     return OpenAIBackend.from_settings(settings, env={})
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
+def start_server(latency: float, rpm: float | None = None) -> tuple[subprocess.Popen[str], str]:
+    limit = ["--rpm", str(rpm)] if rpm else []
     server = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "openai_server.py"), "--latency", str(latency)],
+        [
+            sys.executable,
+            str(REPO / "tests" / "openai_server.py"),
+            "--latency",
+            str(latency),
+            *limit,
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -192,6 +206,43 @@ def _mean(values: list[tuple[float, int]]) -> str:
     )
 
 
+def rate_limited(folder: Path, rpm: float, papers: int, concurrency: int = 8) -> list[str]:
+    """One run with the server enforcing `rpm` (429 + Retry-After above it), paced by
+    [llm] requests_per_minute and not paced: papers/s, requests, 429s, fallbacks."""
+    import httpx
+
+    rows = [
+        "",
+        f"At a rate limit: the server allows {rpm:g} requests a minute ({rpm / 60:g}/s, one "
+        f"second's worth in a burst) and answers 429 with Retry-After above it; concurrency "
+        f"{concurrency}, 50 ms latency, {papers} papers, the SDK retrying up to 5 times. "
+        "Target: within the limit, without 429 storms.",
+        "",
+        "| pacing | papers/s | limit /s | requests sent | answered 429 | fell back |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, pace in (("`requests_per_minute` = limit", rpm), ("none", None)):
+        server, url = start_server(0.05, rpm)
+        try:
+            db = open_db(folder / f"rate-{label[:4]}.db")
+            ingest_paths(db, [SEEDS])
+            backend = backend_for(url, concurrency, rpm=pace, retries=5)
+            batch = pending_papers(db, backend)[:papers]
+            started = time.perf_counter()
+            report = summarize_papers(db, backend, batch)
+            rate = report.done / (time.perf_counter() - started)
+            stats = httpx.get(url.removesuffix("/v1") + "/stats").json()
+        finally:
+            server.stdin.close()  # type: ignore[union-attr]
+            server.wait(timeout=10)
+        rows.append(
+            f"| {label} | {rate:.1f} | {rpm / 60:g} | {stats['requests'] + stats['rate_limited']}"
+            f" | {stats['rate_limited']} | {report.fell_back} |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
 def report(quick: bool, latencies: list[float], levels: list[int]) -> str:
     """Run both measurements; the Markdown section for the docs."""
     lines = [
@@ -213,6 +264,8 @@ def report(quick: bool, latencies: list[float], levels: list[int]) -> str:
             lines += rows
             print("\n".join(rows), flush=True)
     with tempfile.TemporaryDirectory() as folder:
+        lines += rate_limited(Path(folder), rpm=600, papers=40 if quick else 100)
+    with tempfile.TemporaryDirectory() as folder:
         lines += ["", *tokens(Path(folder))]
     return "\n".join(lines) + "\n\n" + stamp()
 
@@ -221,7 +274,7 @@ def main(
     quick: bool = False, latencies: list[float] | None = None, levels: list[int] | None = None
 ) -> None:
     """Measure, print, and refresh the `llm` sections of docs/benchmarks.md and docs/llm.md."""
-    latencies = latencies or ([0.05] if quick else [0.05, 0.2])
+    latencies = latencies or ([0.05] if quick else [0.05, 0.2, 0.5])
     levels = levels or [1, 4, 8, 16]
     body = report(quick, latencies, levels)
     print(body)
@@ -236,7 +289,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer papers, one latency")
     parser.add_argument(
-        "--latency", type=float, nargs="+", help="seconds per request (default: 0.05 and 0.2)"
+        "--latency", type=float, nargs="+", help="seconds per request (default: 0.05, 0.2 and 0.5)"
     )
     parser.add_argument("--concurrency", type=int, nargs="+", help="default: 1 4 8 16")
     args = parser.parse_args()

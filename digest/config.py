@@ -45,6 +45,7 @@ class LLMConfig:
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     concurrency: int = 8
+    requests_per_minute: float | None = None
     timeout: float = 60.0
     max_retries: int = 3
     language: str = "English"
@@ -286,6 +287,8 @@ def _check(settings: Settings) -> None:
         value = getattr(getattr(settings, section), name)
         if value is not None and value < 0:
             raise ConfigError(f"[{section}] {name} must be 0 or more")
+    if settings.llm.requests_per_minute is not None and settings.llm.requests_per_minute <= 0:
+        raise ConfigError("[llm] requests_per_minute must be greater than 0 (or left out)")
     if settings.llm.temperature is not None and not 0 <= settings.llm.temperature <= 2:
         raise ConfigError("[llm] temperature must be between 0 and 2")
     port = settings.email.smtp_port

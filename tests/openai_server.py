@@ -91,8 +91,15 @@ class FakeOpenAI:
         slow_seconds: float = 2.0,
         vocabulary: list[str] | None = None,
         every: str | None = None,
+        rpm: float | None = None,
     ) -> None:
         self.latency = latency
+        # A rate limit like a provider's: `rpm` requests a minute, at most one second's
+        # worth in a burst (a token bucket); requests over it get 429 with Retry-After.
+        self.rpm = rpm
+        self._tokens = max(1.0, (rpm or 0) / 60)
+        self._refilled = time.monotonic()
+        self.rate_limited = 0
         self.slow_seconds = slow_seconds
         self.vocabulary = vocabulary
         self.every = every  # a fault for every request
@@ -142,6 +149,21 @@ class FakeOpenAI:
         """The paper title of every request received, in order."""
         with self._lock:
             return [title_of(r) for r in self.requests]
+
+    def _over_limit(self) -> float | None:
+        """Seconds until the next request is allowed, when this one is over the limit."""
+        if not self.rpm:
+            return None
+        rate = self.rpm / 60
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(max(1.0, rate), self._tokens + (now - self._refilled) * rate)
+            self._refilled = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return None
+            self.rate_limited += 1
+            return (1 - self._tokens) / rate
 
     def _fault(self, body: dict[str, Any]) -> str | None:
         with self._lock:
@@ -240,6 +262,15 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # quiet tests
 
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        """`/stats`: counts for benchmarks that run the server in another process."""
+        fake: FakeOpenAI = self.server.fake  # type: ignore[attr-defined]
+        if self.path != "/stats":
+            return self._send(404, b"404 page not found", "text/plain")
+        with fake._lock:
+            stats = {"requests": len(fake.requests), "rate_limited": fake.rate_limited}
+        self._json(200, stats)
+
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         fake: FakeOpenAI = self.server.fake  # type: ignore[attr-defined]
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -250,6 +281,15 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             return self._json(400, {"error": {"message": "body is not JSON"}})
         fake.auth.append(self.headers.get("Authorization", ""))
+        wait = fake._over_limit()
+        if wait is not None:
+            error = {
+                "message": "Rate limit reached for requests per minute",
+                "type": "requests",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+            return self._json(429, {"error": error}, {"retry-after-ms": str(int(wait * 1000) + 1)})
         fault = fake._fault(body)
         if fake.latency:
             fake._wait(fake.latency)
@@ -330,8 +370,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Fake OpenAI-compatible server on 127.0.0.1")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     parser.add_argument("--every", choices=FAULTS, help="a fault for every request")
+    parser.add_argument("--rpm", type=float, help="rate limit: requests per minute (429 above)")
     args = parser.parse_args()
-    with FakeOpenAI(latency=args.latency, every=args.every) as server:
+    with FakeOpenAI(latency=args.latency, every=args.every, rpm=args.rpm) as server:
         print(server.url, flush=True)
         sys.stdin.read()
 

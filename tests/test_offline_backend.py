@@ -250,3 +250,23 @@ def test_get_backend_builds_it_from_settings() -> None:
     backend = get_backend("offline", config.Settings())
     assert isinstance(backend, OfflineBackend)
     assert backend.summarize(DIFFUSION).tags[0] == "diffusion"
+
+
+def test_a_sentence_may_start_with_a_mixed_case_name() -> None:
+    text = "We introduce cMIM for representations. cMIM adds a contrastive loss. It helps."
+    assert split_sentences(text) == [
+        "We introduce cMIM for representations.",
+        "cMIM adds a contrastive loss.",
+        "It helps.",
+    ]
+
+
+def test_dropping_enumeration_markers_leaves_no_stray_full_stops(backend: OfflineBackend) -> None:
+    abstract = (
+        "Large models are costly to run on small devices. "
+        "We show two aspects of model abilities: (1). there is a tradeoff between abilities; "
+        "(2). by paying a price in generic ability we lift the scaling curve of small models."
+    )
+    tldr = backend.summarize(Paper(title="Specialising small models", abstract=abstract)).tldr
+    assert not re.search(r"[:;,]\.", tldr), tldr
+    assert len(split_sentences(tldr)) == 1

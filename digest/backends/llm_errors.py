@@ -108,7 +108,11 @@ def classify(
             f"[llm] structured_output = {other}",
         )
     if status == 429:
-        return Problem(PAPER, f"rate limited (429) after {retries} retries ({detail})")
+        return Problem(
+            PAPER,
+            f"rate limited (429) after {retries} retries ({detail}): set [llm]"
+            " requests_per_minute to the provider's limit, or lower concurrency",
+        )
     if status >= 500:
         return Problem(PAPER, f"server error {status} after {retries} retries ({detail})")
     return Problem(PAPER, f"request rejected ({status}: {detail})")

@@ -40,7 +40,12 @@ Phrases = dict[tuple[str, ...], dict[int, int]]  # phrase tokens -> {tag index: 
 _SPACE = re.compile(r"\s+")
 # End punctuation, closing quotes/brackets, a space, then a sentence start.
 # Decimals ("3.5") have no space after the dot, so they never match.
-_BOUNDARY = re.compile(r"[.!?…。！？]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9\u00C0-\u024F])")
+# A sentence starts with a capital, a digit, or a mixed-case name ("cMIM", "iPhone").
+_BOUNDARY = re.compile(
+    r"[.!?…。！？]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?(?:[A-Z0-9\u00C0-\u024F]|[a-z]+[A-Z]))"
+)
+# What dropping "(1)" from "abilities: (1). there" leaves behind.
+_STRAY_STOP = re.compile(r"([:;,])\.(?=\s|$)")
 _DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]?$")  # "e.g", "U.S", "i.e."
 
 
@@ -169,6 +174,7 @@ def _rewrite(sentence: str, first: bool = True) -> tuple[str, bool]:
         if sentence[:1].isupper() and sentence[1:2].islower():
             sentence = sentence[:1].lower() + sentence[1:]
     sentence = rules.CALLED.sub("", rules.PAREN.sub("", sentence))
+    sentence = _STRAY_STOP.sub(r"\1", sentence)
     sentence = _OUR.sub("its ", rules.FILLER.sub(rules.unfill, sentence))
     return (sentence[:1].upper() + sentence[1:] if first else sentence), verb_first
 
@@ -252,7 +258,7 @@ class OfflineBackend:
 
     name = "offline"
     model = "extractive-v1"
-    prompt_version = "offline-rules-1"
+    prompt_version = "offline-rules-2"
 
     def __init__(self, vocabulary: Mapping[str, str]) -> None:
         self.vocabulary = tuple(vocabulary)

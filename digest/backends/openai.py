@@ -86,6 +86,7 @@ class _Run:
     stopped: str | None = None  # why the remaining papers go straight to offline
     skipped: int = 0
     fatal: str | None = None  # a setup problem: take no more papers, end the run with it
+    next_slot: float = 0.0  # monotonic time the next request may start ([llm] requests_per_minute)
 
 
 class OpenAIBackend:
@@ -280,6 +281,7 @@ class OpenAIBackend:
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
+                await self._pace(run)
                 completion = await client.chat.completions.create(**self._request(messages))
             except openai.APIError as exc:
                 latency = (time.perf_counter() - started) * 1000
@@ -304,6 +306,18 @@ class OpenAIBackend:
         reason = f"invalid reply, also after a repair attempt: {error}"
         self._count_failure(run, reason)
         return self._fallback(paper, reason), calls
+
+    async def _pace(self, run: _Run) -> None:
+        """Space requests evenly under [llm] requests_per_minute, whatever the concurrency:
+        staying under a provider's limit beats a storm of 429s and retries."""
+        rpm = self.llm.requests_per_minute
+        if not rpm:
+            return
+        now = time.monotonic()
+        slot = max(now, run.next_slot)
+        run.next_slot = slot + 60.0 / rpm
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         request: dict[str, Any] = {"model": self.model, "messages": messages}
@@ -351,10 +365,12 @@ class OpenAIBackend:
         model that cannot follow the format): stop sending after BREAKER of them."""
         run.failures += 1
         if run.failures >= BREAKER and run.stopped is None:
-            run.stopped = (
-                f"{BREAKER} papers failed in a row (last: {reason}); check [llm] base_url"
-                f" ({self.base_url}) and model ({self.model})"
+            hint = (
+                ""  # a 429's reason already says what to do
+                if "(429)" in reason
+                else f"; check [llm] base_url ({self.base_url}) and model ({self.model})"
             )
+            run.stopped = f"{BREAKER} papers failed in a row (last: {reason}){hint}"
 
     def _summary(self, reply: Reply) -> Summary:
         return Summary(

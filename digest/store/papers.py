@@ -96,7 +96,7 @@ def _record_batch(
     if fresh:
         ids.update(_ids_by_key(db, list(fresh)))
     stored = _abstracts(db, [ids[k] for k in keys if k not in fresh])
-    sightings = []
+    sightings, merges = [], []
     for entry, key in zip(batch, keys, strict=True):
         paper_id = ids[key]
         is_new = fresh.get(key) is entry
@@ -105,11 +105,12 @@ def _record_batch(
             report.new += 1
         else:
             report.known += 1
-            _merge_known(db, paper_id, entry, now)
+            merges.append(_merge_params(paper_id, entry, now))
         differs = int(
             not is_new and stored.get(paper_id, entry.paper.abstract) != entry.paper.abstract
         )
         sightings.append((paper_id, source_id, entry.rank, entry.listed, now, differs))
+    db.conn.executemany(_MERGE, merges)
     db.conn.executemany(
         "INSERT INTO sightings (paper_id, source_id, rank, listed, seen_at, abstract_differs)"
         " VALUES (?,?,?,?,?,?)",
@@ -146,7 +147,20 @@ def _extras(p: Paper) -> list[Any]:
     ]
 
 
-def _merge_known(db: Database, paper_id: int, entry: Entry, now: str) -> None:
+_MERGE = (
+    "UPDATE papers SET last_seen = ?, best_rank = MIN(COALESCE(best_rank, ?), ?),"
+    " arxiv_id = COALESCE(arxiv_id,"
+    " (SELECT ? WHERE NOT EXISTS (SELECT 1 FROM papers WHERE arxiv_id = ?))),"
+    " url = COALESCE(?, url, ?),"
+    " authors = COALESCE(?, authors), upvotes = COALESCE(?, upvotes),"
+    " published = COALESCE(published, ?), github_repo = COALESCE(?, github_repo),"
+    " project_page = COALESCE(?, project_page), ai_keywords = COALESCE(?, ai_keywords),"
+    " num_comments = COALESCE(?, num_comments), thumbnail = COALESCE(?, thumbnail)"
+    " WHERE id = ?"
+)
+
+
+def _merge_params(paper_id: int, entry: Entry, now: str) -> list[Any]:
     """A known paper seen again: keep its text, gain what the new source knows.
 
     It gains an arXiv id only if no other paper holds it (a title matched
@@ -158,31 +172,20 @@ def _merge_known(db: Database, paper_id: int, entry: Entry, now: str) -> None:
     p = entry.paper
     ident = arxiv_key(p.arxiv_id) if p.arxiv_id else None
     fallback_url = p.url if p.url and p.url.startswith(_ARXIV_ABS) else None
-    db.execute(
-        "UPDATE papers SET last_seen = ?, best_rank = MIN(COALESCE(best_rank, ?), ?),"
-        " arxiv_id = COALESCE(arxiv_id,"
-        " (SELECT ? WHERE NOT EXISTS (SELECT 1 FROM papers WHERE arxiv_id = ?))),"
-        " url = COALESCE(?, url, ?),"
-        " authors = COALESCE(?, authors), upvotes = COALESCE(?, upvotes),"
-        " published = COALESCE(published, ?), github_repo = COALESCE(?, github_repo),"
-        " project_page = COALESCE(?, project_page), ai_keywords = COALESCE(?, ai_keywords),"
-        " num_comments = COALESCE(?, num_comments), thumbnail = COALESCE(?, thumbnail)"
-        " WHERE id = ?",
-        [
-            now,
-            entry.rank,
-            entry.rank,
-            ident,
-            ident,
-            None if fallback_url else p.url,
-            fallback_url,
-            json.dumps(list(p.authors)) if p.authors else None,
-            p.upvotes,
-            p.published,
-            *_extras(p),
-            paper_id,
-        ],
-    )
+    return [
+        now,
+        entry.rank,
+        entry.rank,
+        ident,
+        ident,
+        None if fallback_url else p.url,
+        fallback_url,
+        json.dumps(list(p.authors)) if p.authors else None,
+        p.upvotes,
+        p.published,
+        *_extras(p),
+        paper_id,
+    ]
 
 
 def _ids_by_key(db: Database, keys: list[str]) -> dict[str, int]:
