@@ -19,6 +19,12 @@ class ConfigError(DigestError):
     exit_code = 2
 
 
+class InputError(DigestError):
+    """A command-line argument is unusable (e.g. not an email address): exit status 2."""
+
+    exit_code = 2
+
+
 class DumpError(DigestError):
     """A file is not a trending-papers dump; the message names the file."""
 

@@ -310,3 +310,20 @@ def test_an_offline_pass_never_redoes_or_hides_a_model_summary(invoke, seeds, fa
     rows = json.loads(invoke("papers", "--json", "--limit", "100").stdout)
     assert [r["backend"] for r in rows].count("openai") == 3
     assert [r["backend"] for r in rows].count("offline") == 49
+
+
+def test_the_openai_sdk_loads_only_when_a_request_is_made():
+    """A run with nothing to summarise (the usual repeat run) skips the SDK's import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from digest.backends import get_backend\n"
+        "from digest.config import load_settings\n"
+        "b = get_backend('openai', load_settings(env={'OPENAI_API_KEY': 'x'}))\n"
+        "assert b.prompt_version\n"
+        "print('openai' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

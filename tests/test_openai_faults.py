@@ -382,9 +382,7 @@ def test_a_web_page_at_base_url_stops_after_five_papers_with_a_hint(invoke, seed
     assert "15 papers used the offline backend instead" in result.stderr
 
 
-def test_requests_per_minute_keeps_the_run_under_a_providers_rate_limit(
-    invoke, seeds, tmp_path
-):
+def test_requests_per_minute_keeps_the_run_under_a_providers_rate_limit(invoke, seeds, tmp_path):
     """A server allowing 600 requests a minute (10 a second) is never asked faster."""
     with FakeOpenAI(rpm=600) as limited:
         write_config(tmp_path, limited.url, concurrency=8, requests_per_minute=600)
@@ -395,9 +393,7 @@ def test_requests_per_minute_keeps_the_run_under_a_providers_rate_limit(
         assert len(limited.requests) == 15
 
 
-def test_without_pacing_the_same_limit_answers_429s_that_the_sdk_retries(
-    invoke, seeds, tmp_path
-):
+def test_without_pacing_the_same_limit_answers_429s_that_the_sdk_retries(invoke, seeds, tmp_path):
     with FakeOpenAI(rpm=600) as limited:
         write_config(tmp_path, limited.url, concurrency=8, max_retries=5)
         invoke("ingest", str(seeds))

@@ -119,7 +119,7 @@ def test_cli_subscribe_list_and_unsubscribe(invoke) -> None:
 
 def test_cli_bad_address_is_one_line_and_stores_nothing(invoke) -> None:
     out = invoke("subscribe", "not-an-address")
-    assert out.exit_code == 1
+    assert out.exit_code == 2
     assert out.stderr == (
         "Error: 'not-an-address' is not an email address: an address has exactly one @\n"
     )

@@ -25,9 +25,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import openai
-
-from digest.backends.llm_errors import QUOTA, RUN, classify
 from digest.backends.llm_reply import (
     Reply,
     ReplyError,
@@ -45,6 +42,7 @@ from digest.models import Paper, Summary
 from digest.store.llm_calls import LLMCall, save_outcome
 
 if TYPE_CHECKING:
+    import openai
     from sqlite_utils import Database
 
     from digest.config import LLMConfig, Settings
@@ -56,7 +54,9 @@ BREAKER = 5  # papers failing in a row (after the SDK's retries) before the rest
 OUTPUT_GUESS = 300  # output tokens assumed for the cost cap before any reply is seen
 CHARS_PER_TOKEN = 3.0  # English runs ~4 characters per token: this errs on the high side
 
-ClientFactory = Callable[[], openai.AsyncOpenAI]
+# The openai SDK is imported only when a request is about to be made: a run with
+# nothing to summarise (the usual repeat run) does not pay half a second for it.
+ClientFactory = Callable[[], "openai.AsyncOpenAI"]
 
 
 def is_local(url: str) -> bool:
@@ -162,6 +162,8 @@ class OpenAIBackend:
     # --- the batch --------------------------------------------------------------
 
     def _client(self) -> openai.AsyncOpenAI:
+        import openai
+
         if self._client_factory is not None:
             return self._client_factory()
         if self._api_key is None:
@@ -275,6 +277,8 @@ class OpenAIBackend:
     async def _ask(
         self, client: openai.AsyncOpenAI, paper: Paper, prompt: str, run: _Run
     ) -> tuple[Summary, list[LLMCall]]:
+        import openai
+
         messages = self._messages(prompt)
         calls: list[LLMCall] = []
         error = ""
@@ -341,6 +345,8 @@ class OpenAIBackend:
         self, paper: Paper, exc: openai.APIError, run: _Run, calls: list[LLMCall]
     ) -> tuple[Summary, list[LLMCall]]:
         """A request that failed after the SDK's retries: stop the run, or fall back."""
+        from digest.backends.llm_errors import QUOTA, RUN, classify
+
         problem = classify(
             exc,
             base_url=self.base_url,

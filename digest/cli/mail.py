@@ -65,17 +65,21 @@ def subscribe(
       digest subscribe ada@example.org --name Ada --tag diffusion --tag 3d
       digest subscribe bob@example.org --keyword "sparse autoencoder" --max-papers 10
     """
+    from digest.errors import DigestError, InputError
     from digest.store.subscribers import make_subscriber, save_subscriber
 
-    sub = make_subscriber(
-        email,
-        vocabulary=app.settings.vocabulary,
-        name=name,
-        tags=tags,
-        exclude_tags=exclude_tags,
-        keywords=keywords,
-        max_papers=max_papers,
-    )
+    try:
+        sub = make_subscriber(
+            email,
+            vocabulary=app.settings.vocabulary,
+            name=name,
+            tags=tags,
+            exclude_tags=exclude_tags,
+            keywords=keywords,
+            max_papers=max_papers,
+        )
+    except DigestError as exc:  # a bad address or tag on the command line
+        raise InputError(str(exc)) from None
     _, what = save_subscriber(app.db, sub, touch=True)
     verb = {"created": "subscribed", "updated": "updated", "unchanged": "already subscribed:"}
     click.echo(f"{verb[what]} {sub.email}" + (f" ({_describe(sub)})" if _describe(sub) else ""))
