@@ -142,9 +142,9 @@ def render(pairs: list[tuple[dict, dict]], dumps: list[Path], quick: bool) -> st
                 rows,
             ),
             "",
-            f"Second run's summary line: `{pairs[-1][1]['line']}`. Most of its time is"
-            " start-up: the summarise step builds the openai backend, which imports the SDK,"
-            " before it finds that no paper is pending (the reference row).",
+            f"Second run's summary line: `{pairs[-1][1]['line']}`. The openai SDK is"
+            " imported only when a request is about to be made, so this run never loads it"
+            " (the reference row is what that import alone would cost).",
             "",
             stamp(),
         ]
