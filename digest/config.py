@@ -98,6 +98,9 @@ class Settings:
     tags: dict[str, str] = field(default_factory=default_vocabulary)
     subscribers: list[dict[str, Any]] = field(default_factory=list)
     config_path: str | None = None  # where the file came from, for messages
+    # Which layer set each key ("DIGEST_BACKEND", "command line", ...), for messages:
+    # an error must point where the value really came from.
+    origins: dict[str, str] = field(default_factory=dict)
 
     @property
     def vocabulary(self) -> list[str]:
@@ -197,9 +200,9 @@ def _apply_file(settings: Settings, data: dict[str, Any], where: str) -> None:
 
 def _apply_env(settings: Settings, env: typing.Mapping[str, str]) -> None:
     if env.get("DIGEST_DB"):
-        settings.db = env["DIGEST_DB"]
+        _set(settings, "db", env["DIGEST_DB"], "DIGEST_DB")
     if env.get("OPENAI_BASE_URL"):  # the environment beats the file, as everywhere
-        settings.llm.base_url = env["OPENAI_BASE_URL"]
+        _set(settings, "llm.base_url", env["OPENAI_BASE_URL"], "OPENAI_BASE_URL")
     if env.get("DIGEST_BACKEND"):
         _set(settings, "llm.backend", env["DIGEST_BACKEND"], "DIGEST_BACKEND")
 
@@ -221,6 +224,7 @@ def _set(settings: Settings, dotted: str, value: Any, where: str) -> None:
     expected = typing.get_type_hints(type(target))[attr]
     label = f"[{section}] {name}" if section else name
     setattr(target, attr, _coerce(value, expected, f"{where}: {label}"))
+    settings.origins[dotted] = where
 
 
 def _coerce(value: Any, expected: Any, label: str) -> Any:
@@ -273,10 +277,11 @@ def _check(settings: Settings) -> None:
     for (section, name), allowed in _CHOICES.items():
         value = getattr(getattr(settings, section), name)
         if value not in allowed:
-            raise ConfigError(f"[{section}] {name} = {value!r} is not one of: {', '.join(allowed)}")
+            key = key_label(settings, section, name)
+            raise ConfigError(f"{key} = {value!r} is not one of: {', '.join(allowed)}")
     for section, name in _POSITIVE:
         if getattr(getattr(settings, section), name) <= 0:
-            raise ConfigError(f"[{section}] {name} must be greater than 0")
+            raise ConfigError(f"{key_label(settings, section, name)} must be greater than 0")
     for section, name in (
         ("llm", "max_retries"),
         ("llm", "price_input_per_mtok"),
@@ -286,7 +291,7 @@ def _check(settings: Settings) -> None:
     ):
         value = getattr(getattr(settings, section), name)
         if value is not None and value < 0:
-            raise ConfigError(f"[{section}] {name} must be 0 or more")
+            raise ConfigError(f"{key_label(settings, section, name)} must be 0 or more")
     if settings.llm.requests_per_minute is not None and settings.llm.requests_per_minute <= 0:
         raise ConfigError("[llm] requests_per_minute must be greater than 0 (or left out)")
     if settings.llm.temperature is not None and not 0 <= settings.llm.temperature <= 2:
@@ -301,11 +306,20 @@ def _check(settings: Settings) -> None:
             )
     for section, name in _URLS:
         value = getattr(getattr(settings, section), name)
-        if value is not None:
-            _check_url(value, f"[{section}] {name}")
+        # A stray OPENAI_BASE_URL must not break commands that never call a model.
+        skip = (section, name) == ("llm", "base_url") and settings.llm.backend != "openai"
+        if value is not None and not skip:
+            check_url(value, key_label(settings, section, name))
 
 
-def _check_url(value: str, label: str) -> None:
+def key_label(settings: Settings, section: str, name: str) -> str:
+    """A key's name for a message, saying where its value came from unless a file set it."""
+    origin = settings.origins.get(f"{section}.{name}", "")
+    outside = origin and not origin.endswith(".toml") and origin != settings.config_path
+    return f"[{section}] {name}" + (f" (from {origin})" if outside else "")
+
+
+def check_url(value: str, label: str) -> None:
     """An http(s) URL with a host; a dotted-number host must be a real IPv4 address."""
     parts = urlsplit(value)
     host = parts.hostname or ""

@@ -30,7 +30,9 @@ class DumpError(DigestError):
 
 
 class StoreError(DigestError):
-    """The database cannot be opened or is not ours."""
+    """The database cannot be opened or is not ours (fix --db / DIGEST_DB / db: exit 2)."""
+
+    exit_code = 2
 
 
 class BackendError(DigestError):

@@ -78,13 +78,16 @@ def preflight(settings: Settings) -> None:
     """Find configuration mistakes before a run starts, so that they stop it with
     exit status 2 instead of surfacing half-way as a failed step."""
     from digest.mail import sender, unsubscribe_target
-    from digest.render import environment
+    from digest.render import compile_templates
     from digest.store.subscribers import check_config_subscribers
+    from digest.transport import SMTPTransport
 
     sender(settings)
     unsubscribe_target(settings, "reader@example.org")
-    environment(settings.digest.templates_dir)
+    compile_templates(settings.digest.templates_dir)
     check_config_subscribers(settings)
+    if settings.email.backend == "smtp":
+        SMTPTransport.from_settings(settings)  # host and password present (no connection yet)
 
 
 def run_pass(

@@ -69,6 +69,24 @@ def environment(templates_dir: str | None = None) -> jinja2.Environment:
     return env
 
 
+TEMPLATES = ("digest.md.j2", "email.html.j2", "email.txt.j2")
+
+
+def compile_templates(templates_dir: str | None = None) -> None:
+    """Compile every template now, so a mistake in a user's template stops a run at
+    its start (exit 2) rather than after the papers were fetched and summarised."""
+    env = environment(templates_dir)
+    for name in TEMPLATES:
+        try:
+            env.get_template(name)
+        except jinja2.TemplateError as exc:
+            where = getattr(exc, "filename", None) or name
+            line = getattr(exc, "lineno", None)
+            raise ConfigError(
+                f"template {where}{f' line {line}' if line else ''}: {exc.message or exc}"
+            ) from exc
+
+
 def render(name: str, templates_dir: str | None = None, **context: Any) -> str:
     """Render one template by file name with the given context."""
     try:

@@ -44,7 +44,10 @@ def test_short_help_flag_and_version(invoke) -> None:
         ("[llm]\ntemperature = 9\n", "[llm] temperature must be between 0 and 2"),
         ("[llm]\nmax_cost_per_run = -1\n", "[llm] max_cost_per_run must be 0 or more"),
         ("[llm]\napi_key_env = ''\n", "[llm] api_key_env must name an environment variable"),
-        ("[llm]\nbase_url = 'http://256.1.1.1/v1'\n", "256.1.1.1 is not an IPv4 address"),
+        (
+            "[llm]\nbackend = 'openai'\nbase_url = 'http://256.1.1.1/v1'\n",
+            "256.1.1.1 is not an IPv4 address",
+        ),
         ("[sources]\nhf_base_url = 'ftp://x'\n", "is not a usable URL: use http:// or https://"),
     ],
 )
@@ -177,3 +180,15 @@ def test_the_environment_beats_the_config_file(invoke) -> None:
     assert settings.llm.base_url == "http://env.example/v1"
     assert load_settings(env={}).llm.base_url == "http://file.example/v1"
     assert load_settings(env={"DIGEST_DB": "x.db"}, db="y.db").db == "y.db"  # options beat both
+
+
+def test_a_bad_value_from_the_environment_is_blamed_on_the_environment(invoke) -> None:
+    result = invoke("status", env={"DIGEST_BACKEND": "bogus"})
+    assert result.exit_code == 2
+    assert "[llm] backend (from DIGEST_BACKEND) = 'bogus' is not one of" in result.stderr
+    # A stray OPENAI_BASE_URL does not break commands that never call a model...
+    assert invoke("status", env={"OPENAI_BASE_URL": "not a url"}).exit_code == 0
+    # ...and is named when a model is asked for.
+    used = invoke("tag", "--backend", "openai", "--title", "X", env={"OPENAI_BASE_URL": "nope"})
+    assert used.exit_code == 2
+    assert "[llm] base_url (from OPENAI_BASE_URL) 'nope' is not a usable URL" in used.stderr

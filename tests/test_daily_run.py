@@ -143,9 +143,26 @@ def test_configuration_found_wrong_at_start_stops_the_run_with_exit_2(invoke, se
 def test_unusable_paths_are_one_line_errors(invoke, seeds: Path) -> None:
     configure(seeds)
     result = invoke("--db", "/nonexistent/x.db", "run")
-    assert result.exit_code == 1 and "folder /nonexistent for the database does not exist" in (
+    assert result.exit_code == 2 and "folder /nonexistent for the database does not exist" in (
         result.stderr
     )
     served = invoke("serve", "--log-file", "/nonexistent/d/x.log")
     assert served.exit_code == 2 and "cannot write the log file" in served.stderr
     assert "Traceback" not in result.output + served.output
+
+
+def test_mail_and_template_mistakes_stop_the_run_before_any_work(
+    invoke, seeds: Path, tmp_path: Path
+) -> None:
+    configure(seeds, '[email]\nbackend = "smtp"\n')
+    no_host = invoke("run")
+    assert no_host.exit_code == 2 and "needs smtp_host" in no_host.stderr
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / "email.txt.j2").write_text("{% for p in papers %}{{ p.title }\n", encoding="utf-8")
+    Path("digest.toml").write_text(
+        f'[sources]\ndumps = ["{seeds}"]\n[digest]\ntemplates_dir = "{own}"\n', encoding="utf-8"
+    )
+    bad_template = invoke("run")
+    assert bad_template.exit_code == 2 and "email.txt.j2 line 1" in bad_template.stderr
+    assert not Path("digest.db").exists() or open_db("digest.db")["papers"].count == 0

@@ -77,7 +77,7 @@ def test_subscriber_option_sends_to_that_one_only(invoke, library: Path) -> None
     assert delivered(library, "ada@example.org") == []
     missing = invoke("send", "--subscriber", "eve@example.org")
     assert (missing.exit_code, missing.stderr) == (
-        1,
+        2,
         "Error: eve@example.org is not a subscriber: add it with"
         " `digest subscribe eve@example.org`\n",
     )

@@ -146,3 +146,16 @@ def test_titles_without_letters_are_still_distinct_papers() -> None:
     assert title_key("S^3 -- Semantic Signal Separation") == title_key(
         "s^3 – semantic  signal separation"
     )
+
+
+def test_dumps_pasted_together_lose_every_glued_subscribe(tmp_path: Path) -> None:
+    path = tmp_path / "both.txt"
+    path.write_bytes(
+        (SEEDS / "000_212a8c0834e203e0.txt").read_bytes()
+        + b"\n"
+        + (SEEDS / "002_b52ef846144193ac.txt").read_bytes()
+    )
+    titles = [e.paper.title for e in entries(path)]
+    assert len(titles) == 227 + 234
+    assert not [t for t in titles if t.startswith("Subscribe")]
+    assert "How Post-Training Reshapes LLMs" in titles[227]

@@ -95,7 +95,7 @@ def test_database_path_comes_from_option_or_environment(invoke, seeds: Path, tmp
 def test_a_file_that_is_not_sqlite_is_refused_clearly(invoke, seeds: Path, tmp_path) -> None:
     (tmp_path / "notes.db").write_text("these are my notes, not a database" * 100)
     result = invoke("--db", "notes.db", "ingest", str(seeds))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "notes.db cannot be used as the digest database" in result.stderr
     assert (tmp_path / "notes.db").read_text().startswith("these are my notes")
 

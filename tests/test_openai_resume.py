@@ -124,3 +124,24 @@ def test_ctrl_c_in_the_cli_marks_the_run_interrupted_and_a_rerun_finishes_the_re
     assert resumed.exit_code == 0
     assert {title_of(r) for r in fake.requests[asked:]}.isdisjoint(done)
     assert len(stored_titles(db)) == 40
+
+
+def test_a_stop_during_a_long_pacing_wait_is_heard_at_once(seeds, tmp_path):
+    """One request every 10 s: a stop asked for meanwhile ends the run without waiting."""
+    import time
+
+    from digest.config import load_settings
+    from digest.ingest import ingest_paths
+    from digest.pipeline import run_pass
+    from digest.store import open_db
+
+    with FakeOpenAI() as fake:
+        write_config(tmp_path, fake.url, concurrency=2, requests_per_minute=6)
+        settings = load_settings()
+        db = open_db(settings.db)
+        ingest_paths(db, [seeds / "001_f241505a523fd2a8.txt"])
+        asked = time.monotonic() + 1.0
+        report = run_pass(db, settings, should_stop=lambda: time.monotonic() > asked)
+    assert report.interrupted and report.status == "interrupted"
+    assert 1 <= len(fake.requests) <= 2  # the first slot, not the 52 papers' worth
+    assert db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0] == len(fake.requests)

@@ -37,6 +37,7 @@ from digest.backends.llm_reply import (
     what_was_said,
 )
 from digest.backends.offline import OfflineBackend
+from digest.config import check_url, key_label
 from digest.errors import BackendError
 from digest.models import Paper, Summary
 from digest.store.llm_calls import LLMCall, save_outcome
@@ -87,6 +88,7 @@ class _Run:
     skipped: int = 0
     fatal: str | None = None  # a setup problem: take no more papers, end the run with it
     next_slot: float = 0.0  # monotonic time the next request may start ([llm] requests_per_minute)
+    poke: Callable[[], None] | None = None  # the progress callback: where a stop request lands
 
 
 class OpenAIBackend:
@@ -126,6 +128,8 @@ class OpenAIBackend:
     ) -> OpenAIBackend:
         """Configure from `[llm]`; the key comes from the environment variable it names."""
         env = os.environ if env is None else env
+        if settings.llm.base_url:  # checked here too: --backend openai may override the config
+            check_url(settings.llm.base_url, key_label(settings, "llm", "base_url"))
         if not settings.llm.model.strip():
             raise BackendError("[llm] model is empty: set it to a model name, e.g. gpt-4o-mini")
         key = env.get(settings.llm.api_key_env) or None
@@ -187,6 +191,8 @@ class OpenAIBackend:
         run_id: int | None,
     ) -> None:
         run, pending = _Run(), iter(papers)
+        if progress is not None:
+            run.poke = lambda: progress(report)
         async with self._client() as client:
             try:
                 async with asyncio.TaskGroup() as group:
@@ -320,8 +326,10 @@ class OpenAIBackend:
         now = time.monotonic()
         slot = max(now, run.next_slot)
         run.next_slot = slot + 60.0 / rpm
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        while (wait := slot - time.monotonic()) > 0:
+            await asyncio.sleep(min(wait, 0.5))
+            if run.poke is not None:  # a long wait still hears SIGTERM / Ctrl-C at once
+                run.poke()
 
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         request: dict[str, Any] = {"model": self.model, "messages": messages}

@@ -36,6 +36,9 @@ _BANNERS = {
     "byak and the research community",
 }
 _HEADER = {"subscribe", "new", "daily papers"}
+# "SubscribeHow Post-Training..." (the page's button glued to a title; dumps pasted one
+# after another repeat it mid-file), but not "Subscriber Churn Prediction".
+_GLUED = re.compile(r"^Subscribe(?=[A-Z0-9\[(\"'“])")
 _DATE = re.compile(
     r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(, \d{4})?$",
     re.IGNORECASE,
@@ -133,8 +136,8 @@ def _entries(path: Path, lines: Iterator[tuple[int, str]], warnings: list[str]) 
             first = False
         in_header = rank == 0
         if title is None:
-            if in_header and text.startswith("Subscribe") and len(text) > len("Subscribe"):
-                text = text[len("Subscribe") :].strip()  # compact layout: glued to the first title
+            if _GLUED.match(text):  # compact layout: "Subscribe" glued to a title
+                text = text[len("Subscribe") :].strip()
             elif text.casefold() in _BANNERS or (in_header and text.casefold() in _HEADER):
                 continue
             elif _DATE.match(text):

@@ -20,7 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.config import Settings
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError, DigestError, InputError
 from digest.models import Subscriber
 from digest.store import utcnow
 from digest.store.summaries import SHOWN_TAGS, fts_query
@@ -161,7 +161,7 @@ def unsubscribe(db: Database, email: str, now: str | None = None) -> bool:
 def get_subscriber(db: Database, email: str) -> Subscriber:
     row = _row(db, normalize_email(email))
     if row is None:
-        raise DigestError(f"{email} is not a subscriber: add it with `digest subscribe {email}`")
+        raise InputError(f"{email} is not a subscriber: add it with `digest subscribe {email}`")
     return _to_subscriber(row)
 
 
