@@ -135,7 +135,8 @@ def _each(
             mark_failed(run.db, source, key, str(exc))
             left = len(jobs) - number - 1
             stop = isinstance(exc, SourceUnavailable) and left > 0
-            note = f" ({left} {later} left for the next run)" if stop else ""
+            noun = later if left != 1 else later.replace("days", "day").replace("ies", "y")
+            note = f" ({left} {noun} left for the next run)" if stop else ""
             reports.append(IngestReport(label, error=f"{exc}{note}"))
             if stop:
                 break

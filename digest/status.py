@@ -74,7 +74,8 @@ def _run_lines(run: dict[str, Any] | None) -> list[str]:
     state = run["status"]
     if state == "running" and not process_alive(run["pid"]):
         state = "interrupted: its process is gone; the next run finishes the job"
-    lines = [f"last run {run['started']} ({state}): {run['line'] or 'under way'}"]
+    summary = run["line"] or ("under way" if state == "running" else "no summary line")
+    lines = [f"last run {run['started']} ({state}): {summary}"]
     lines += [f"error: {e}" for e in run["errors"][:5]]
     return lines
 

@@ -62,7 +62,10 @@ def test_all_seed_papers_get_vocabulary_tags_and_a_rerun_sends_nothing(
     again = invoke("summarize", "--backend", "openai", env={"OPENAI_API_KEY": SECRET})
 
     assert again.exit_code == 0
-    assert again.stdout == "nothing to summarise: every paper has a openai summary\n"
+    assert again.stdout == (
+        "nothing to summarise: every stored paper already has a summary from test-model"
+        " (--force summarises again)\n"
+    )
     assert len(fake.requests) == papers  # not one request more
     everything = first.stdout + first.stderr + again.stdout + again.stderr
     assert SECRET not in everything

@@ -137,7 +137,7 @@ def test_a_paper_that_keeps_failing_falls_back_and_the_next_run_tries_it_again(
 
     summary, calls = outcome(title)
     assert summary["fallback_from"] == "openai:test-model"
-    assert summary["error"].startswith("server error 500 after 1 retries")
+    assert summary["error"].startswith("server error 500 after 1 retry")
     assert calls == [{"status": "error", "error": summary["error"]}]
 
     second = invoke("summarize", "--limit", "2")

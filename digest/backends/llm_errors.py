@@ -110,12 +110,16 @@ def classify(
     if status == 429:
         return Problem(
             PAPER,
-            f"rate limited (429) after {retries} retries ({detail}): set [llm]"
+            f"rate limited (429) after {_retries(retries)} ({detail}): set [llm]"
             " requests_per_minute to the provider's limit, or lower concurrency",
         )
     if status >= 500:
-        return Problem(PAPER, f"server error {status} after {retries} retries ({detail})")
+        return Problem(PAPER, f"server error {status} after {_retries(retries)} ({detail})")
     return Problem(PAPER, f"request rejected ({status}: {detail})")
+
+
+def _retries(n: int) -> str:
+    return f"{n} {'retry' if n == 1 else 'retries'}"
 
 
 def _about_format(detail: str, code: str) -> bool:

@@ -90,7 +90,11 @@ class DigestGroup(click.Group):
     metavar="PATH",
     help="Config file (default: $DIGEST_CONFIG, else ./digest.toml, else built-ins).",
 )
-@click.option("--db", metavar="PATH", help="SQLite database (default: $DIGEST_DB or digest.db).")
+@click.option(
+    "--db",
+    metavar="PATH",
+    help="SQLite database (default: $DIGEST_DB, else the config's db, else digest.db).",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", count=True, help="Less log output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")

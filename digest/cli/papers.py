@@ -100,7 +100,8 @@ def ingest(
                 click.echo(f"skipped {r.path}: already ingested ({r.entries} entries)")
             else:
                 click.echo(
-                    f"loaded  {r.path}: {r.entries} entries, {r.new} new, {r.known} already known"
+                    f"loaded  {r.path}: {r.entries} {'entry' if r.entries == 1 else 'entries'},"
+                    f" {r.new} new, {r.known} already known"
                 )
         skipped = sum(r.skipped for r in reports)
         click.echo(

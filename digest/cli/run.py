@@ -121,6 +121,8 @@ def _scheduled_run(settings, stop: threading.Event) -> None:  # noqa: ANN001
     except DigestError as exc:
         log.error("run failed: %s", exc)
         return
+    for note in report.notes:
+        log.warning("%s", note)
     for error in report.errors:
         log.error("%s", error)
     log.info("%s", report.line())

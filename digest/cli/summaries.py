@@ -37,7 +37,11 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
     chosen = get_backend(backend or app.settings.llm.backend, app.settings)
     papers = pending_papers(app.db, chosen, force=force, limit=limit)
     if not papers:
-        click.echo(f"nothing to summarise: every paper has a {chosen.name} summary")
+        click.echo(
+            "nothing to summarise: every stored paper already has a summary"
+            + (f" from {chosen.model}" if chosen.name != "offline" else "")
+            + " (--force summarises again)"
+        )
         return
     tty, seen = sys.stderr.isatty(), {"done": 0, "logged": 0}
 
