@@ -16,14 +16,12 @@ gets one repair attempt and then the paper falls back, stored as such.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from digest.backends.llm_reply import (
     Reply,
@@ -36,6 +34,7 @@ from digest.backends.llm_reply import (
     user_message,
     what_was_said,
 )
+from digest.backends.llm_run import RunState, is_local
 from digest.backends.offline import OfflineBackend
 from digest.config import check_url, key_label
 from digest.errors import BackendError
@@ -51,44 +50,14 @@ if TYPE_CHECKING:
 
 OPENAI_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "no-key-needed"  # local servers (Ollama, llama.cpp, ...) ignore the key
-BREAKER = 5  # papers failing in a row (after the SDK's retries) before the rest go offline
-OUTPUT_GUESS = 300  # output tokens assumed for the cost cap before any reply is seen
-CHARS_PER_TOKEN = 3.0  # English runs ~4 characters per token: this errs on the high side
 
 # The openai SDK is imported only when a request is about to be made: a run with
 # nothing to summarise (the usual repeat run) does not pay half a second for it.
 ClientFactory = Callable[[], "openai.AsyncOpenAI"]
 
 
-def is_local(url: str) -> bool:
-    """A server on this machine or the local network, which may need no key."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith((".localhost", ".local")):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_unspecified
-
-
 class _Stop(Exception):
     """A setup problem: no further paper is sent, and the run ends with this message."""
-
-
-@dataclass
-class _Run:
-    """State the workers of one batch share (one event-loop thread: no locks)."""
-
-    spent: float = 0.0  # cost of the calls answered so far
-    reserved: float = 0.0  # estimated cost of the calls in flight
-    max_output: int = 0
-    failures: int = 0  # papers failed in a row
-    stopped: str | None = None  # why the remaining papers go straight to offline
-    skipped: int = 0
-    fatal: str | None = None  # a setup problem: take no more papers, end the run with it
-    next_slot: float = 0.0  # monotonic time the next request may start ([llm] requests_per_minute)
-    poke: Callable[[], None] | None = None  # the progress callback: where a stop request lands
 
 
 class OpenAIBackend:
@@ -145,7 +114,7 @@ class OpenAIBackend:
         async def one() -> Summary:
             async with self._client() as client:
                 try:
-                    return (await self._paper(client, paper, _Run()))[0]
+                    return (await self._paper(client, paper, RunState()))[0]
                 except _Stop as stop:
                     raise BackendError(str(stop)) from None
 
@@ -190,7 +159,7 @@ class OpenAIBackend:
         progress: Callable[[SummarizeReport], None] | None,
         run_id: int | None,
     ) -> None:
-        run, pending = _Run(), iter(papers)
+        run, pending = RunState(), iter(papers)
         if progress is not None:
             run.poke = lambda: progress(report)
         async with self._client() as client:
@@ -215,7 +184,7 @@ class OpenAIBackend:
         self,
         client: openai.AsyncOpenAI,
         pending: Iterator[Paper],
-        run: _Run,
+        run: RunState,
         db: Database,
         report: SummarizeReport,
         progress: Callable[[SummarizeReport], None] | None,
@@ -249,10 +218,10 @@ class OpenAIBackend:
     # --- one paper --------------------------------------------------------------
 
     async def _paper(
-        self, client: openai.AsyncOpenAI, paper: Paper, run: _Run
+        self, client: openai.AsyncOpenAI, paper: Paper, run: RunState
     ) -> tuple[Summary, list[LLMCall]]:
         prompt = user_message(paper)
-        estimate = self._estimate(prompt, run)
+        estimate = run.estimate(self._fixed_chars + len(prompt), self.llm)
         cap = self.llm.max_cost_per_run
         if run.stopped is None and cap is not None and run.spent + run.reserved + estimate > cap:
             run.stopped = f"cost cap reached: [llm] max_cost_per_run = {cap:g}"
@@ -265,14 +234,6 @@ class OpenAIBackend:
         finally:
             run.reserved -= estimate
 
-    def _estimate(self, prompt: str, run: _Run) -> float:
-        """A generous guess at a call's cost, so the cap is not crossed by calls in flight."""
-        chars = self._fixed_chars + len(prompt)
-        return (
-            chars / CHARS_PER_TOKEN * self.llm.price_input_per_mtok
-            + (run.max_output or OUTPUT_GUESS) * self.llm.price_output_per_mtok
-        ) / 1e6
-
     def request_for(self, paper: Paper) -> dict[str, Any]:
         """The chat-completions request for a paper, as sent (bench/llm.py reuses it)."""
         return self._request(self._messages(user_message(paper)))
@@ -281,7 +242,7 @@ class OpenAIBackend:
         return [{"role": "system", "content": self._system}, {"role": "user", "content": prompt}]
 
     async def _ask(
-        self, client: openai.AsyncOpenAI, paper: Paper, prompt: str, run: _Run
+        self, client: openai.AsyncOpenAI, paper: Paper, prompt: str, run: RunState
     ) -> tuple[Summary, list[LLMCall]]:
         import openai
 
@@ -291,7 +252,7 @@ class OpenAIBackend:
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
-                await self._pace(run)
+                await run.pace(self.llm.requests_per_minute)
                 completion = await client.chat.completions.create(**self._request(messages))
             except openai.APIError as exc:
                 latency = (time.perf_counter() - started) * 1000
@@ -314,22 +275,8 @@ class OpenAIBackend:
             run.failures = 0
             return self._summary(reply), calls
         reason = f"invalid reply, also after a repair attempt: {error}"
-        self._count_failure(run, reason)
+        run.count_failure(reason, self.base_url, self.model)
         return self._fallback(paper, reason), calls
-
-    async def _pace(self, run: _Run) -> None:
-        """Space requests evenly under [llm] requests_per_minute, whatever the concurrency:
-        staying under a provider's limit beats a storm of 429s and retries."""
-        rpm = self.llm.requests_per_minute
-        if not rpm:
-            return
-        now = time.monotonic()
-        slot = max(now, run.next_slot)
-        run.next_slot = slot + 60.0 / rpm
-        while (wait := slot - time.monotonic()) > 0:
-            await asyncio.sleep(min(wait, 0.5))
-            if run.poke is not None:  # a long wait still hears SIGTERM / Ctrl-C at once
-                run.poke()
 
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         request: dict[str, Any] = {"model": self.model, "messages": messages}
@@ -350,7 +297,7 @@ class OpenAIBackend:
         return LLMCall("ok", latency_ms, tokens_in, tokens_out, cost)
 
     def _failed(
-        self, paper: Paper, exc: openai.APIError, run: _Run, calls: list[LLMCall]
+        self, paper: Paper, exc: openai.APIError, run: RunState, calls: list[LLMCall]
     ) -> tuple[Summary, list[LLMCall]]:
         """A request that failed after the SDK's retries: stop the run, or fall back."""
         from digest.backends.llm_errors import QUOTA, RUN, classify
@@ -371,20 +318,8 @@ class OpenAIBackend:
         if problem.scope == QUOTA:
             run.stopped = run.stopped or problem.message
         else:
-            self._count_failure(run, problem.message)
+            run.count_failure(problem.message, self.base_url, self.model)
         return self._fallback(paper, problem.message), calls
-
-    def _count_failure(self, run: _Run, reason: str) -> None:
-        """Papers failing in a row mean the setup is wrong (a web page at base_url, a
-        model that cannot follow the format): stop sending after BREAKER of them."""
-        run.failures += 1
-        if run.failures >= BREAKER and run.stopped is None:
-            hint = (
-                ""  # a 429's reason already says what to do
-                if "(429)" in reason
-                else f"; check [llm] base_url ({self.base_url}) and model ({self.model})"
-            )
-            run.stopped = f"{BREAKER} papers failed in a row (last: {reason}){hint}"
 
     def _summary(self, reply: Reply) -> Summary:
         return Summary(
