@@ -80,11 +80,7 @@ def compile_templates(templates_dir: str | None = None) -> None:
         try:
             env.get_template(name)
         except jinja2.TemplateError as exc:
-            where = getattr(exc, "filename", None) or name
-            line = getattr(exc, "lineno", None)
-            raise ConfigError(
-                f"template {where}{f' line {line}' if line else ''}: {exc.message or exc}"
-            ) from exc
+            raise _template_error(exc, name) from exc
 
 
 def render(name: str, templates_dir: str | None = None, **context: Any) -> str:
@@ -93,8 +89,11 @@ def render(name: str, templates_dir: str | None = None, **context: Any) -> str:
         template = environment(templates_dir).get_template(name)
         return template.render(**context)
     except jinja2.TemplateError as exc:
-        where = getattr(exc, "filename", None) or name
-        line = getattr(exc, "lineno", None)
-        raise ConfigError(
-            f"template {where}{f' line {line}' if line else ''}: {exc.message or exc}"
-        ) from exc
+        raise _template_error(exc, name) from exc
+
+
+def _template_error(exc: jinja2.TemplateError, name: str) -> ConfigError:
+    """One line naming the template file and line, for the user who wrote it."""
+    where = getattr(exc, "filename", None) or name
+    line = getattr(exc, "lineno", None)
+    return ConfigError(f"template {where}{f' line {line}' if line else ''}: {exc.message or exc}")
