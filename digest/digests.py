@@ -13,7 +13,7 @@ from digest.config import Settings
 from digest.render import render
 from digest.store.papers import latest_arrival_day
 from digest.store.summaries import listing
-from digest.summarize import SummarizeReport, pending_papers, summarize_papers
+from digest.summarize import pending_papers, summarize_papers
 
 FORMATS = {"md": "digest.md.j2"}
 
@@ -23,7 +23,6 @@ class Digest:
     text: str
     papers: list[dict[str, Any]]
     since: str | None
-    summarized: SummarizeReport | None
 
 
 def build_digest(
@@ -41,10 +40,9 @@ def build_digest(
     since = since or latest_arrival_day(db)
     papers = listing(db, since=since, limit=limit) if since else []
     missing = [p["id"] for p in papers if p["tldr"] is None]
-    report = None
     if missing and backend is not None:
         todo = pending_papers(db, backend, paper_ids=missing)
-        report = summarize_papers(db, backend, todo)
+        summarize_papers(db, backend, todo)
         papers = listing(db, since=since, limit=limit)
     writers = sorted({_writer(p) for p in papers if p["tldr"]})
     text = render(
@@ -55,7 +53,7 @@ def build_digest(
         papers=papers,
         writers=writers,
     )
-    return Digest(text=text, papers=papers, since=since, summarized=report)
+    return Digest(text=text, papers=papers, since=since)
 
 
 def _writer(paper: dict[str, Any]) -> str:

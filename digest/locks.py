@@ -56,6 +56,27 @@ def hold(db_path: str | Path, name: str) -> Iterator[None]:
         os.close(fd)
 
 
+def holder(db_path: str | Path, name: str) -> str | None:
+    """Who holds the `name` lock now ("pid 123, since ..."), or None if nobody does.
+
+    Asked with a shared, non-blocking lock that is dropped at once, so asking
+    never gets in the holder's way.
+    """
+    path = lock_path(db_path, name)
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_holder(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _read_holder(fd: int) -> str:
     try:
         text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()

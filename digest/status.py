@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +9,7 @@ from sqlite_utils import Database
 
 from digest.config import Settings
 from digest.errors import ConfigError
-from digest.locks import lock_path
+from digest.locks import holder as lock_holder
 from digest.store.deliveries import status_lines as mail_status_lines
 from digest.store.llm_calls import status_lines as llm_status_lines
 from digest.store.papers import last_source
@@ -87,26 +85,9 @@ def _schedule_lines(settings: Settings) -> list[str]:
         when = next_run_time(settings, datetime.now(UTC))
     except ConfigError as exc:
         return [f"invalid schedule: {exc}"]
-    holder = _serve_holder(settings.db)
+    holder = lock_holder(settings.db, "serve")
     state = f"`digest serve` is running ({holder})" if holder else "`digest serve` is not running"
     return [
         f"next scheduled run {when.isoformat(timespec='minutes')} "
         f"(cron {settings.schedule.cron!r}); {state}"
     ]
-
-
-def _serve_holder(db_path: str) -> str | None:
-    """Who holds the serve lock, if anyone (tested without taking it for long)."""
-    path = lock_path(db_path, "serve")
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)

@@ -53,7 +53,7 @@ def pending_papers(
 
 def unsummarised_at_all(db: Database) -> list[Paper]:
     """Papers with no summary of any kind (what a reader would see as not summarised)."""
-    return unsummarised(db, model="", prompt_version="", offline=True)
+    return unsummarised(db, offline=True)
 
 
 def fall_back_offline(

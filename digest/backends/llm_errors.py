@@ -26,6 +26,7 @@ RUN, QUOTA, PAPER = "run", "quota", "paper"
 class Problem:
     scope: str  # RUN | QUOTA | PAPER
     message: str
+    says_fix: bool = False  # the message already tells what to change (e.g. a 429's)
 
 
 def _detail(exc: openai.APIError, secret: str | None) -> str:
@@ -112,6 +113,7 @@ def classify(
             PAPER,
             f"rate limited (429) after {_retries(retries)} ({detail}): set [llm]"
             " requests_per_minute to the provider's limit, or lower concurrency",
+            says_fix=True,
         )
     if status >= 500:
         return Problem(PAPER, f"server error {status} after {_retries(retries)} ({detail})")

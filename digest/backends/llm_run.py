@@ -69,14 +69,12 @@ class RunState:
             if self.poke is not None:  # a long wait still hears SIGTERM / Ctrl-C at once
                 self.poke()
 
-    def count_failure(self, reason: str, base_url: str, model: str) -> None:
+    def count_failure(self, reason: str, hint: str) -> None:
         """Papers failing in a row mean the setup is wrong (a web page at base_url, a
-        model that cannot follow the format): stop sending after BREAKER of them."""
+        model that cannot follow the format): stop sending after BREAKER of them.
+        `hint` says what to check; empty when `reason` already says it."""
         self.failures += 1
         if self.failures >= BREAKER and self.stopped is None:
-            hint = (
-                ""  # a 429's reason already says what to do
-                if "(429)" in reason
-                else f"; check [llm] base_url ({base_url}) and model ({model})"
+            self.stopped = f"{BREAKER} papers failed in a row (last: {reason})" + (
+                f"; {hint}" if hint else ""
             )
-            self.stopped = f"{BREAKER} papers failed in a row (last: {reason}){hint}"

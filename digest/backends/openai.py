@@ -80,6 +80,7 @@ class OpenAIBackend:
         self.base_url = (llm.base_url or OPENAI_URL).rstrip("/")
         self.vocabulary = tuple(tags)
         self.fallback_from = f"openai:{llm.model}"
+        self._setup_hint = f"check [llm] base_url ({self.base_url}) and model ({self.model})"
         self._offline = OfflineBackend(tags)
         self._api_key = api_key
         self._client_factory = client_factory
@@ -275,7 +276,7 @@ class OpenAIBackend:
             run.failures = 0
             return self._summary(reply), calls
         reason = f"invalid reply, also after a repair attempt: {error}"
-        run.count_failure(reason, self.base_url, self.model)
+        run.count_failure(reason, self._setup_hint)
         return self._fallback(paper, reason), calls
 
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
@@ -318,7 +319,7 @@ class OpenAIBackend:
         if problem.scope == QUOTA:
             run.stopped = run.stopped or problem.message
         else:
-            run.count_failure(problem.message, self.base_url, self.model)
+            run.count_failure(problem.message, "" if problem.says_fix else self._setup_hint)
         return self._fallback(paper, problem.message), calls
 
     def _summary(self, reply: Reply) -> Summary:

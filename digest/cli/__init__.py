@@ -45,6 +45,9 @@ class AppContext:
         return self._db
 
 
+pass_app = click.make_pass_decorator(AppContext)
+
+
 def setup_logging(verbose: int, quiet: int, log_file: str | None = None) -> None:
     """-v/-q to logging levels, in one place: WARNING by default, -v INFO, -vv DEBUG."""
     level = max(logging.DEBUG, min(logging.ERROR, logging.WARNING - 10 * verbose + 10 * quiet))

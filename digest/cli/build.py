@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from digest.cli import AppContext, cli, parse_date
+from digest.cli import AppContext, cli, parse_date, pass_app
 from digest.errors import DigestError
-
-pass_app = click.make_pass_decorator(AppContext)
 
 
 @cli.command()

@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from digest.cli import AppContext, cli
+from digest.cli import AppContext, cli, pass_app
 
 if TYPE_CHECKING:
     from digest.models import Subscriber
-
-pass_app = click.make_pass_decorator(AppContext)
 
 
 @cli.command()

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli import AppContext, cli, parse_date
-
-pass_app = click.make_pass_decorator(AppContext)
+from digest.cli import AppContext, cli, parse_date, pass_app
 
 
 @cli.command()

@@ -6,13 +6,13 @@ import logging
 import signal
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from digest.cli import AppContext, cli, setup_logging
+from digest.cli import AppContext, cli, pass_app, setup_logging
 
-pass_app = click.make_pass_decorator(AppContext)
 log = logging.getLogger("digest.serve")
 
 
@@ -99,7 +99,7 @@ def serve(app: AppContext, run_now: bool, log_file: str | None) -> None:
             lambda: _scheduled_run(settings, stop),
             stop=stop,
             run_now=run_now,
-            catch_up_from=_parse(last["started"]) if last else None,
+            catch_up_from=datetime.fromisoformat(last["started"]) if last else None,
             announce=log.info,
         )
     log.info("stopped")
@@ -126,12 +126,6 @@ def _scheduled_run(settings, stop: threading.Event) -> None:  # noqa: ANN001
     for error in report.errors:
         log.error("%s", error)
     log.info("%s", report.line())
-
-
-def _parse(stamp: str):  # noqa: ANN202
-    from datetime import datetime
-
-    return datetime.fromisoformat(stamp)
 
 
 class _stop_on_sigterm:

@@ -6,9 +6,7 @@ import json
 
 import click
 
-from digest.cli import AppContext, cli
-
-pass_app = click.make_pass_decorator(AppContext)
+from digest.cli import AppContext, cli, pass_app
 
 
 @cli.command()

@@ -7,10 +7,8 @@ import sys
 
 import click
 
-from digest.cli import AppContext, cli
+from digest.cli import AppContext, cli, pass_app
 from digest.errors import DigestError
-
-pass_app = click.make_pass_decorator(AppContext)
 
 
 @cli.command()

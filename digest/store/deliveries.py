@@ -135,16 +135,6 @@ def mark_sent(db: Database, delivery_id: int, now: str | None = None) -> None:
         )
 
 
-def delivered_ids(db: Database, subscriber_id: int) -> list[int]:
-    """Every paper delivered to the subscriber, in the order they were sent."""
-    rows = db.execute(
-        "SELECT paper_id FROM delivered WHERE subscriber_id = ? ORDER BY sent_at, delivery_id,"
-        " paper_id",
-        [subscriber_id],
-    )
-    return [r[0] for r in rows]
-
-
 def rejected_streak(db: Database, subscriber_id: int) -> tuple[int, str | None]:
     """How many digests in a row the server refused for good since the last
     accepted one (or the last `digest subscribe`), and the latest reason."""

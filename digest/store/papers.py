@@ -7,7 +7,7 @@ paper or a new sighting of a known one (see digest.identity for the rule).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
@@ -237,8 +237,3 @@ def latest_arrival_day(db: Database) -> str | None:
     """The UTC day (YYYY-MM-DD) on which the newest papers were first seen."""
     row = db.execute("SELECT MAX(first_seen) FROM papers").fetchone()
     return row[0][:10] if row and row[0] else None
-
-
-def iter_papers(db: Database, where: str = "1", params: Iterable[Any] = ()) -> Iterator[Paper]:
-    for row in db.query(f"SELECT * FROM papers WHERE {where} ORDER BY id", list(params)):
-        yield to_paper(row)

@@ -33,8 +33,6 @@ _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _CONFIG_KEYS = ("email", "name", "tags", "exclude_tags", "keywords", "max_papers", "active")
 _SUMMARISED = "EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)"
-# The paper's tags are those of the summary readers are shown (summaries.SHOWN_TAGS).
-_LATEST_TAGS = SHOWN_TAGS
 
 
 def normalize_email(value: str) -> str:
@@ -296,13 +294,13 @@ def _filters(sub: Subscriber) -> tuple[str, list[Any]]:
     sql, params = "", []
     if sub.tags:
         sql += (
-            f" AND EXISTS (SELECT 1 FROM json_each({_LATEST_TAGS})"
+            f" AND EXISTS (SELECT 1 FROM json_each({SHOWN_TAGS})"
             f" WHERE value IN ({','.join('?' * len(sub.tags))}))"
         )
         params += list(sub.tags)
     if sub.exclude_tags:
         sql += (
-            f" AND NOT EXISTS (SELECT 1 FROM json_each({_LATEST_TAGS})"
+            f" AND NOT EXISTS (SELECT 1 FROM json_each({SHOWN_TAGS})"
             f" WHERE value IN ({','.join('?' * len(sub.exclude_tags))}))"
         )
         params += list(sub.exclude_tags)

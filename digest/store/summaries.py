@@ -53,8 +53,8 @@ def _upsert(db: Database, paper_id: int, s: Summary, now: str) -> None:
 def unsummarised(
     db: Database,
     *,
-    model: str,
-    prompt_version: str,
+    model: str = "",
+    prompt_version: str = "",
     paper_ids: Iterable[int] | None = None,
     force: bool = False,
     limit: int | None = None,
