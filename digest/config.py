@@ -175,6 +175,10 @@ def load_settings(
         if value is not None:
             _set(settings, dotted, value, "command line")
     _check(settings)
+    from digest.secrets import register
+
+    register(env.get(settings.llm.api_key_env))
+    register(env.get(settings.email.password_env), username=settings.email.username)
     return settings
 
 

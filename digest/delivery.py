@@ -10,12 +10,18 @@ Order of events for one subscriber, each step committed before the next:
    with its papers (`store.deliveries.mark_sent`, one transaction).
 
 A crash between 2 and 3 means one resend with the same Message-ID; nothing
-is lost. At most one email per subscriber per run: papers that arrive while
-a digest is pending go out in the next one.
+is lost. At most one email per subscriber per digest day (`digest.dates`):
+a later run of the same day only retries what an earlier one could not send;
+papers that arrive meanwhile go out in the next day's email (`force` overrides).
+
+Sending holds the database's send lock, so two commands sending at once (cron's
+`run` and an operator's `send`) never select the same papers: the second waits
+for the first, then finds them delivered.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +31,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.config import Settings
+from digest.dates import digest_day
 from digest.errors import DigestError, MailError
+from digest.locks import hold
 from digest.mail import build_message, new_message_id, render_email, sender
 from digest.models import Subscriber
+from digest.store import db_file
 from digest.store.deliveries import (
     REJECTED_LIMIT,
     Delivery,
@@ -36,11 +45,17 @@ from digest.store.deliveries import (
     pending_delivery,
     record_attempt,
     rejected_streak,
+    sent_on_day,
     start_delivery,
 )
 from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
 from digest.store.summaries import listing
 from digest.transport import SendFailure, Transport, make_transport
+
+# How long a second sender waits for the first one to finish.
+LOCK_WAIT_S = 3600.0
+_ALREADY = "already sent the digest"
+log = logging.getLogger(__name__)
 
 # Outcomes that make `digest send` exit with status 1.
 FAILED = ("failed", "pending", "skipped")
@@ -137,6 +152,8 @@ def send_digests(
     sleep: Callable[[float], None] = time.sleep,
     backoff: Callable[[int], float] = default_backoff,
     should_stop: Callable[[], bool] | None = None,
+    day: str | None = None,
+    force: bool = False,
 ) -> SendReport:
     """Send every active subscriber (or only `subscriber`) their digest.
 
@@ -144,9 +161,56 @@ def send_digests(
     report. Raises DigestError for setup problems found before sending
     (bad config, unknown subscriber). The transport is closed at the end.
     `should_stop` is asked between subscribers (the scheduler's shutdown):
-    the ones not reached simply wait for the next run.
+    the ones not reached simply wait for the next run. `day` is the digest day
+    (default: `digest_day` of `now`); `force` sends even to subscribers who
+    already got that day's digest.
     """
     now = now or datetime.now(UTC)
+    day = day or digest_day(settings, now)
+    where = db_file(db)
+    if where is None or dry_run:
+        return _send_all(
+            db,
+            settings,
+            dry_run,
+            subscriber,
+            transport,
+            now,
+            sleep,
+            backoff,
+            should_stop,
+            day,
+            force,
+        )
+    with hold(where, "send", wait=LOCK_WAIT_S, should_stop=should_stop, waiting=log.warning):
+        return _send_all(
+            db,
+            settings,
+            dry_run,
+            subscriber,
+            transport,
+            now,
+            sleep,
+            backoff,
+            should_stop,
+            day,
+            force,
+        )
+
+
+def _send_all(
+    db: Database,
+    settings: Settings,
+    dry_run: bool,
+    subscriber: str | None,
+    transport: Transport | None,
+    now: datetime,
+    sleep: Callable[[float], None],
+    backoff: Callable[[int], float],
+    should_stop: Callable[[], bool] | None,
+    day: str,
+    force: bool,
+) -> SendReport:
     if subscriber:
         subs = [get_subscriber(db, subscriber)]
         if not subs[0].active:
@@ -167,7 +231,9 @@ def send_digests(
             if failing:
                 report.outcomes.append(Outcome(sub.email, "skipped", detail=failing))
                 continue
-            outcome = _send_one(db, settings, sub, transport, now, dry_run, sleep, backoff)
+            outcome = _send_one(
+                db, settings, sub, transport, now, dry_run, sleep, backoff, day, force
+            )
             report.outcomes.append(outcome)
             if outcome.server_down:
                 failing = f"the mail server is failing ({outcome.detail})"
@@ -187,7 +253,8 @@ def preview_email(
     if fmt not in ("html", "txt"):
         raise DigestError(f"unknown email format {fmt!r}: use html or txt")
     sub = get_subscriber(db, email)
-    draft = _draft(db, settings, sub, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    draft = _draft(db, settings, sub, now, digest_day(settings, now), force=True)
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
         raise MailError(
             f"{sub.email} would get no email now: {draft.reason}"
@@ -206,6 +273,8 @@ def _send_one(
     dry_run: bool,
     sleep: Callable[[float], None],
     backoff: Callable[[int], float],
+    day: str,
+    force: bool,
 ) -> Outcome:
     streak, reason = rejected_streak(db, _id(sub))
     if streak >= REJECTED_LIMIT:
@@ -217,7 +286,9 @@ def _send_one(
                 f" `digest subscribe {sub.email}` to try again"
             ),
         )
-    draft = _draft(db, settings, sub, now)
+    draft = _draft(db, settings, sub, now, day, force=force)
+    if draft.delivery is None and draft.reason.startswith(_ALREADY):
+        return Outcome(sub.email, "nothing", detail=draft.reason)
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
         return Outcome(sub.email, "nothing", detail=draft.reason)
     papers = _papers(db, draft.paper_ids)
@@ -234,6 +305,11 @@ def _send_one(
         now=stamp,
         message_id=new_message_id(settings),
     )
+    if delivery is None:  # another sender delivered these papers meanwhile
+        return Outcome(sub.email, "nothing", detail="its papers were just delivered")
+    if len(delivery.paper_ids) != len(papers):
+        papers = _papers(db, delivery.paper_ids)
+        rendered = render_email(settings, sub, papers, delivery.digest_date)
     msg = build_message(
         settings,
         sub,
@@ -277,12 +353,16 @@ def _id(sub: Subscriber) -> int:
     return sub.id
 
 
-def _draft(db: Database, settings: Settings, sub: Subscriber, now: datetime) -> _Draft:
+def _draft(
+    db: Database, settings: Settings, sub: Subscriber, now: datetime, day: str, *, force: bool
+) -> _Draft:
     pending = pending_delivery(db, _id(sub))
     if pending is not None:
         return _Draft(pending, pending.paper_ids, pending.digest_date, "")
+    if not force and sent_on_day(db, _id(sub), day):
+        return _Draft(None, [], day, f"{_ALREADY} of {day} (`digest send --force` sends another)")
     selection = select_papers(db, settings, sub, now)
-    return _Draft(None, selection.paper_ids, now.date().isoformat(), selection.reason)
+    return _Draft(None, selection.paper_ids, day, selection.reason)
 
 
 def _papers(db: Database, ids: list[int]) -> list[dict[str, Any]]:

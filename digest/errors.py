@@ -49,3 +49,7 @@ class MailError(DigestError):
 
 class LockedError(DigestError):
     """Another digest run holds the lock."""
+
+
+class BusyError(DigestError):
+    """Another process held the database's write lock for longer than the busy timeout."""

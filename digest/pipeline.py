@@ -9,6 +9,7 @@ recorded in the `runs` table and ends with one summary line.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +18,9 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from digest.config import Settings
+from digest.dates import digest_day
 from digest.errors import ConfigError, DigestError
+from digest.store import translate
 from digest.store.runs import finish_run, mark_abandoned, start_run
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,7 @@ class RunReport:
     digest_path: str | None = None
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
-    failed: bool = False  # stopped by a configuration error
+    failed: bool = False  # a configuration error, or a step broke unexpectedly
     notes: list[str] = field(default_factory=list)
     mail_lines: list[str] = field(default_factory=list)
 
@@ -99,15 +102,22 @@ def run_pass(
     should_stop: Callable[[], bool] = lambda: False,
     transport: object | None = None,
     now: datetime | None = None,
+    debug: bool = False,
+    force: bool = False,
 ) -> RunReport:
-    """Run every step once; a step that fails is reported and the others still run."""
+    """Run every step once; a step that fails is reported and the others still run.
+
+    An unexpected error in a step (a full disk, a broken template) ends the
+    run as `failed` with the error recorded, in one line (the traceback is
+    logged with `debug`); the steps after it still run where they can.
+    """
     now = now or datetime.now(UTC)
     mark_abandoned(db)
-    report = RunReport(run_id=start_run(db, "run"), day=now.date().isoformat())
+    report = RunReport(run_id=start_run(db, "run"), day=digest_day(settings, now))
     steps = [
         ("ingest", lambda: _ingest(db, settings, dumps, report)),
         ("summarise", lambda: _summarise(db, settings, report, should_stop)),
-        ("send", lambda: _send(db, settings, report, dry_run, should_stop, transport)),
+        ("send", lambda: _send(db, settings, report, dry_run, should_stop, transport, force)),
         ("digest", lambda: _write_digest(db, settings, report, dry_run)),
     ]
     try:
@@ -123,6 +133,12 @@ def run_pass(
             except DigestError as exc:
                 report.errors.append(f"{name}: {exc}")
                 log.info("%s failed: %s", name, exc)
+            except (Interrupted, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded, and the next steps still run
+                report.errors.append(f"{name}: {_unexpected(exc)}")
+                report.failed = True
+                log.error("%s failed unexpectedly: %s", name, exc, exc_info=debug)
     except (Interrupted, KeyboardInterrupt):
         report.interrupted = True
     finally:
@@ -139,6 +155,17 @@ def run_pass(
             emails_failed=report.emails_failed,
         )
     return report
+
+
+def _unexpected(exc: Exception) -> str:
+    """An unexpected error in one line: SQLite's in words, others with their type."""
+    if isinstance(exc, sqlite3.Error):
+        words = translate(exc)
+        if words is not exc:
+            return str(words)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+    return f"unexpected error: {type(exc).__name__}: {exc}"
 
 
 def _ingest(db: Database, settings: Settings, dumps: list[str] | None, report: RunReport) -> None:
@@ -181,7 +208,9 @@ def _summarise(
     try:
         backend = get_backend(settings.llm.backend, settings)
         papers = pending_papers(db, backend)
-        result = summarize_papers(db, backend, papers, progress, run_id=report.run_id)
+        result = summarize_papers(
+            db, backend, papers, progress, run_id=report.run_id, should_stop=should_stop
+        )
     except BackendError as exc:
         # The model cannot be used at all (no key, server down, unknown model): the
         # day's email still goes out, with offline summaries that say why.
@@ -207,6 +236,7 @@ def _send(
     dry_run: bool,
     should_stop: Callable[[], bool],
     transport: object | None,
+    force: bool = False,
 ) -> None:
     from digest.delivery import send_digests
     from digest.store.subscribers import sync_config_subscribers
@@ -217,7 +247,9 @@ def _send(
         settings,
         dry_run=dry_run,
         transport=transport,
-        should_stop=should_stop,  # type: ignore[arg-type]
+        should_stop=should_stop,
+        day=report.day,
+        force=force,
     )
     report.emails_sent = result.sent
     report.emails_failed = result.failed

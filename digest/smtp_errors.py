@@ -12,6 +12,7 @@ import ssl
 from typing import TYPE_CHECKING
 
 from digest.errors import MailError
+from digest.secrets import scrub
 
 if TYPE_CHECKING:
     from digest.transport import SMTPTransport
@@ -33,7 +34,8 @@ def explain(
     where = t.where
 
     def fail(text: str, temporary: bool, server: bool) -> SendFailure:
-        return SendFailure(text, temporary=temporary, server=server)
+        # A server may echo the login back (AUTH PLAIN in base64): never pass it on.
+        return SendFailure(scrub(text), temporary=temporary, server=server)
 
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, reply = next(iter(exc.recipients.values()), (550, b""))

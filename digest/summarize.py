@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
 from digest.backends import Backend
+from digest.locks import hold
 from digest.models import Paper
+from digest.store import db_file
 from digest.store.summaries import save_summary, unsummarised
 
 _COMMIT_EVERY = 100
+# How long a second summariser waits for the first before giving up (a model
+# run over a big backlog can take a while; the wait ends early on a stop).
+LOCK_WAIT_S = 3600.0
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,6 +87,36 @@ def summarize_papers(
     papers: list[Paper],
     progress: Callable[[SummarizeReport], None] | None = None,
     run_id: int | None = None,
+    *,
+    force: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+) -> SummarizeReport:
+    """Summarise `papers`, holding the database's summarise lock.
+
+    Two commands summarising at once (cron's run and an operator's
+    `summarize`) would pay the model twice for the same papers: the second
+    waits for the first, then drops the papers it summarised meanwhile.
+    """
+    where = db_file(db)
+    if where is None:
+        return _summarize(db, backend, papers, progress, run_id)
+    with hold(where, "summarise", wait=LOCK_WAIT_S, should_stop=should_stop, waiting=log.warning):
+        if not force and papers:
+            still = {p.id for p in pending_papers(db, backend, paper_ids=_ids(papers))}
+            papers = [p for p in papers if p.id in still]
+        return _summarize(db, backend, papers, progress, run_id)
+
+
+def _ids(papers: list[Paper]) -> list[int]:
+    return [p.id for p in papers if p.id is not None]
+
+
+def _summarize(
+    db: Database,
+    backend: Backend,
+    papers: list[Paper],
+    progress: Callable[[SummarizeReport], None] | None,
+    run_id: int | None,
 ) -> SummarizeReport:
     """Summarise `papers` one by one, committing in small batches.
 

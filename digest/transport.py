@@ -26,6 +26,7 @@ from typing import Protocol
 
 from digest.config import Settings
 from digest.errors import ConfigError, MailError
+from digest.secrets import register
 from digest.smtp_errors import SendFailure, explain
 
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -114,6 +115,7 @@ class SMTPTransport:
             raise ConfigError('[email] backend = "smtp" needs smtp_host (or use backend = "file")')
         env = os.environ if env is None else env
         password = env.get(cfg.password_env) if cfg.username else None
+        register(password, username=cfg.username)
         if cfg.username and not password:
             raise ConfigError(
                 f"[email] username is set but ${cfg.password_env} is empty:"

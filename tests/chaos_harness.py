@@ -158,7 +158,7 @@ class Chaos:
         started = time.monotonic()
         with (logs / f"{number:03d}.out").open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "digest", "--config", "digest.toml", "run"],
+                [sys.executable, "-m", "digest", "--config", "digest.toml", "run", "--force"],
                 cwd=self.work,
                 env=self.env,
                 stdout=out,

@@ -68,7 +68,7 @@ def test_a_new_dump_is_picked_up_with_only_its_new_papers(invoke, seeds: Path) -
         "We introduce a graph model. It beats baselines on molecules.\n"
     )
     (seeds / "004_new.txt").write_text(fresh, encoding="utf-8")
-    result = invoke("run")
+    result = invoke("run", "--force")  # a second email the same digest day
     assert f"run {TODAY}: 2 new papers, 2 summarised, 1 email sent, 0 failed" in result.stdout
     latest = outbox_messages()[-1]
     text = latest.get_body(preferencelist=("plain",)).get_content()

@@ -44,8 +44,11 @@ def test_a_rerun_sends_only_what_is_left(invoke, library: Path) -> None:
     vae = expected_ids(library, tags=("vae",), cap=100)
     assert len(vae) == 8
     assert invoke("send").exit_code == 0
-    assert "sent 3 papers" in invoke("send").stdout  # the rest of the 8
-    again = invoke("send")
+    same_day = invoke("send")  # one email per reader per digest day
+    assert "nothing new: already sent the digest of" in same_day.stdout
+    assert len(list(Path("outbox").glob("*.eml"))) == 1
+    assert "sent 3 papers" in invoke("send", "--force").stdout  # the rest of the 8
+    again = invoke("send", "--force")
     assert again.stdout == (
         "ada@example.org: nothing new: all 44 new papers filtered out by"
         " tags/keywords\n0 emails sent, 1 with nothing new\n"

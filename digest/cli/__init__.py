@@ -7,6 +7,7 @@ Domain errors become one line on stderr; tracebacks only with --debug.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ import click
 
 from digest import __version__
 from digest.errors import ConfigError, DigestError
+from digest.secrets import scrub
 
 
 @dataclass
@@ -38,10 +40,20 @@ class AppContext:
 
     @property
     def db(self):  # -> sqlite_utils.Database
-        if self._db is None:
+        if self._db is None or getattr(self._db, "read_only", False):
             from digest.store import open_db
 
             self._db = open_db(self.settings.db)
+        return self._db
+
+    @property
+    def read_db(self):  # -> sqlite_utils.Database
+        """The database for a command that only reads: opened read-only when this
+        user may not write the file or its folder, instead of failing."""
+        if self._db is None:
+            from digest.store import open_db
+
+            self._db = open_db(self.settings.db, read_only=True)
         return self._db
 
 
@@ -57,6 +69,10 @@ def setup_logging(verbose: int, quiet: int, log_file: str | None = None) -> None
             handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot write the log file {log_file}: {exc.strerror}") from exc
+    from digest.secrets import ScrubFilter
+
+    for handler in handlers:
+        handler.addFilter(ScrubFilter())
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -76,8 +92,25 @@ class DigestGroup(click.Group):
         except DigestError as exc:
             if ctx.meta.get("debug"):
                 raise
-            click.secho(f"Error: {exc}", fg="red", err=True)
+            click.secho(f"Error: {scrub(str(exc))}", fg="red", err=True)
             ctx.exit(exc.exit_code)
+        except sqlite3.Error as exc:
+            # Whatever SQLite says (a busy or read-only database, a full disk) is said
+            # in one line; the traceback is for --debug.
+            if ctx.meta.get("debug"):
+                raise
+            from digest.store import translate
+
+            words = translate(exc)
+            message = str(words) if words is not exc else f"database error: {exc}"
+            click.secho(f"Error: {scrub(message)}", fg="red", err=True)
+            ctx.exit(getattr(words, "exit_code", 1))
+        except OSError as exc:
+            if ctx.meta.get("debug"):
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.secho(f"Error: {exc.strerror or exc}{where}", fg="red", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo(
                 "Interrupted: work done so far is saved; run the command again to resume.", err=True

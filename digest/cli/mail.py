@@ -148,14 +148,23 @@ def subscribers(app: AppContext, as_json: bool) -> None:
     is_flag=True,
     help="Connect, negotiate TLS, log in and quit without sending.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also email readers who already got today's digest (the papers new since).",
+)
 @pass_app
-def send(app: AppContext, dry_run: bool, subscriber: str | None, check_only: bool) -> None:
+def send(
+    app: AppContext, dry_run: bool, subscriber: str | None, check_only: bool, force: bool
+) -> None:
     """Email each subscriber the papers not yet delivered to them.
 
     A paper counts as delivered once the server accepted the message; a
     digest that failed temporarily is sent again (same Message-ID) next
     time. With the default file backend, messages are written to the
-    outbox folder. Exit status 1 if any email was not sent.
+    outbox folder. Each reader gets at most one email per digest day
+    (--force sends another). Another send in progress is waited for.
+    Exit status 1 if any email was not sent.
 
     \b
     Example:
@@ -173,7 +182,7 @@ def send(app: AppContext, dry_run: bool, subscriber: str | None, check_only: boo
         return
     for change in sync_config_subscribers(app.db, app.settings):
         click.echo(change, err=True)
-    report = send_digests(app.db, app.settings, dry_run=dry_run, subscriber=subscriber)
+    report = send_digests(app.db, app.settings, dry_run=dry_run, subscriber=subscriber, force=force)
     if not report.outcomes:
         click.echo("no active subscribers: add one with `digest subscribe EMAIL`")
         return

@@ -141,7 +141,7 @@ def papers(
         raise click.BadParameter(
             f"{tag_name!r} is not in the [tags] vocabulary ({known})", param_hint="--tag"
         )
-    rows = listing(app.db, tag=tag_name, search=search, since=parse_date(since), limit=limit)
+    rows = listing(app.read_db, tag=tag_name, search=search, since=parse_date(since), limit=limit)
     if as_json:
         keys = (
             "id",

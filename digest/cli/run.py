@@ -23,14 +23,21 @@ log = logging.getLogger("digest.serve")
     is_flag=True,
     help="Ingest and summarise, but send nothing and write no digest file.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also email readers who already got today's digest (the papers new since).",
+)
 @pass_app
-def run(app: AppContext, dumps: tuple[Path, ...], dry_run: bool) -> None:
+def run(app: AppContext, dumps: tuple[Path, ...], dry_run: bool, force: bool) -> None:
     """Run the daily job once: ingest, summarise, email, write the day's digest.
 
     Dump folders given here are read in addition to [sources] dumps. Exit
     status: 0 everything went out (or there was nothing to do), 1 some step
     partly failed (the rest was still done), 2 configuration error. This is
     the command for cron and systemd timers; `digest serve` runs it daily.
+    Each reader gets at most one email per digest day: a second run the same
+    day only retries what could not be sent (--force sends the papers new since).
 
     \b
     Example:
@@ -40,6 +47,7 @@ def run(app: AppContext, dumps: tuple[Path, ...], dry_run: bool) -> None:
     from digest.locks import hold
     from digest.pipeline import preflight, run_pass
 
+    debug = bool(click.get_current_context().meta.get("debug"))
     settings = app.settings
     db = app.db  # a bad --db path fails here with one line, before any lock file
     preflight(settings)
@@ -51,6 +59,8 @@ def run(app: AppContext, dumps: tuple[Path, ...], dry_run: bool) -> None:
             dumps=[str(d) for d in dumps],
             dry_run=dry_run,
             should_stop=stop.is_set,
+            debug=debug,
+            force=force,
         )
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
@@ -84,7 +94,9 @@ def serve(app: AppContext, run_now: bool, log_file: str | None) -> None:
     from digest.pipeline import preflight
     from digest.schedule import serve as serve_forever
     from digest.schedule import trigger
-    from digest.store.runs import last_run
+
+    debug = bool(click.get_current_context().meta.get("debug"))
+    from digest.store.runs import last_completed_run, last_run, mark_abandoned
 
     settings = app.settings
     trigger(settings)  # a bad cron line or time zone fails here, before anything starts
@@ -93,19 +105,22 @@ def serve(app: AppContext, run_now: bool, log_file: str | None) -> None:
     setup_logging(app.verbose + 1, app.quiet, log_file)  # a daemon logs INFO by default
     stop = threading.Event()
     with hold(settings.db, "serve"), _stop_on_sigterm(stop):
-        last = last_run(db, "run")
+        mark_abandoned(db)  # a run killed with its `serve` is interrupted, not running
+        last, done = last_run(db, "run"), last_completed_run(db, "run")
+        if last is not None and done is None:
+            run_now = True  # runs so far were all interrupted: the job is owed now
         serve_forever(
             settings,
-            lambda: _scheduled_run(settings, stop),
+            lambda: _scheduled_run(settings, stop, debug),
             stop=stop,
             run_now=run_now,
-            catch_up_from=datetime.fromisoformat(last["started"]) if last else None,
+            catch_up_from=datetime.fromisoformat(done["started"]) if done else None,
             announce=log.info,
         )
     log.info("stopped")
 
 
-def _scheduled_run(settings, stop: threading.Event) -> None:  # noqa: ANN001
+def _scheduled_run(settings, stop: threading.Event, debug: bool = False) -> None:  # noqa: ANN001
     """One pass in the scheduler's worker thread (with its own connection)."""
     from digest.errors import DigestError, LockedError
     from digest.locks import hold
@@ -114,7 +129,7 @@ def _scheduled_run(settings, stop: threading.Event) -> None:  # noqa: ANN001
 
     try:
         with hold(settings.db, "run"):
-            report = run_pass(open_db(settings.db), settings, should_stop=stop.is_set)
+            report = run_pass(open_db(settings.db), settings, should_stop=stop.is_set, debug=debug)
     except LockedError as exc:
         log.warning("skipped: %s", exc)
         return

@@ -21,7 +21,7 @@ def status(app: AppContext, as_json: bool) -> None:
     """
     from digest.status import collect
 
-    report = collect(app.db, app.settings)
+    report = collect(app.read_db, app.settings)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -64,7 +64,7 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
 
     run_id = start_run(app.db, "summarize")
     try:
-        report = summarize_papers(app.db, chosen, papers, progress, run_id)
+        report = summarize_papers(app.db, chosen, papers, progress, run_id, force=force)
     except (DigestError, KeyboardInterrupt) as exc:
         if tty and seen["done"]:
             click.echo(err=True)

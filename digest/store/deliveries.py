@@ -19,6 +19,7 @@ from sqlite_utils import Database
 from digest.config import Settings
 from digest.errors import MailError
 from digest.models import Subscriber
+from digest.secrets import scrub
 from digest.store import utcnow
 from digest.store.subscribers import list_subscribers, select_papers
 
@@ -60,14 +61,27 @@ def start_delivery(
     message_id: str,
     digest_date: str,
     now: str | None = None,
-) -> Delivery:
+) -> Delivery | None:
     """Record a new digest and its paper list before sending it.
 
-    Raises MailError if another process started one for this subscriber.
+    Papers delivered to this subscriber meanwhile (by another process, between
+    selection and now) are dropped inside the write transaction, so a paper can
+    never enter two digests. Returns None when none is left. Raises MailError
+    if another process started a digest for this subscriber.
     """
     now = now or utcnow()
     try:
         with db.atomic():
+            done = {
+                r[0]
+                for r in db.execute(
+                    "SELECT paper_id FROM delivered WHERE subscriber_id = ?", [subscriber_id]
+                )
+            }
+            fresh = [pid for pid in paper_ids if pid not in done]
+            if paper_ids and not fresh:
+                return None
+            paper_ids = fresh
             pk = (
                 db["deliveries"]
                 .insert(
@@ -97,11 +111,21 @@ def start_delivery(
     return delivery
 
 
+def sent_on_day(db: Database, subscriber_id: int, digest_date: str) -> bool:
+    """Whether this subscriber already got (the server accepted) the digest of that day."""
+    row = db.execute(
+        "SELECT 1 FROM deliveries WHERE subscriber_id = ? AND digest_date = ? AND status = 'sent'"
+        " LIMIT 1",
+        [subscriber_id, digest_date],
+    ).fetchone()
+    return row is not None
+
+
 def record_attempt(db: Database, delivery_id: int, error: str, now: str | None = None) -> None:
     """A failed attempt: the digest stays pending, with the error for `digest status`."""
     db.execute(
         "UPDATE deliveries SET attempts = attempts + 1, error = ? WHERE id = ?",
-        [f"{now or utcnow()} {error}", delivery_id],
+        [f"{now or utcnow()} {scrub(error)}", delivery_id],
     )
 
 
@@ -110,7 +134,7 @@ def mark_failed(db: Database, delivery_id: int, error: str, now: str | None = No
     db.execute(
         "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, error = ?"
         " WHERE id = ? AND status = 'pending'",
-        [f"{now or utcnow()} {error}", delivery_id],
+        [f"{now or utcnow()} {scrub(error)}", delivery_id],
     )
 
 

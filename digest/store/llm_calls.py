@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from digest.config import Settings
 from digest.models import Summary
+from digest.secrets import scrub
 from digest.store import utcnow
 from digest.store.summaries import save_summary
 
@@ -61,7 +62,7 @@ def save_outcome(
                     call.output_tokens,
                     round(call.latency_ms, 1),
                     call.cost,
-                    call.error,
+                    scrub(call.error) if call.error else None,
                     now,
                 ],
             )

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from digest.secrets import scrub
 from digest.store import utcnow
 
 
@@ -50,9 +51,9 @@ def finish_run(
     """Record how a run ended (ok | partial | failed | interrupted) and its counts."""
     values: dict[str, Any] = {"status": status, "ended": now or utcnow(), **counts}
     if errors is not None:
-        values["errors"] = json.dumps(errors)
+        values["errors"] = json.dumps([scrub(e) for e in errors])
     if line is not None:
-        values["line"] = line
+        values["line"] = scrub(line)
     db["runs"].update(run_id, values)
 
 
@@ -76,6 +77,22 @@ def last_run(db: Database, kind: str | None = None) -> dict[str, Any] | None:
     row = rows[0]
     row["errors"] = json.loads(row["errors"] or "[]")
     return row
+
+
+def last_completed_run(db: Database, kind: str) -> dict[str, Any] | None:
+    """The latest run of `kind` that ran to its end (ok, partial or failed).
+
+    An interrupted run (killed, or stopped by SIGTERM) does not count: for the
+    scheduler's catch-up it is a missed run, to be run again.
+    """
+    rows = list(
+        db.query(
+            "SELECT * FROM runs WHERE kind = ? AND status IN ('ok', 'partial', 'failed')"
+            " ORDER BY id DESC LIMIT 1",
+            [kind],
+        )
+    )
+    return rows[0] if rows else None
 
 
 def process_alive(pid: int | None) -> bool:
