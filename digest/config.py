@@ -16,6 +16,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -308,12 +309,55 @@ def _check(settings: Settings) -> None:
             raise ConfigError(
                 f"[{section}] {name} must name an environment variable, e.g. OPENAI_API_KEY"
             )
+    _check_headers(settings)
     for section, name in _URLS:
         value = getattr(getattr(settings, section), name)
         # A stray OPENAI_BASE_URL must not break commands that never call a model.
         skip = (section, name) == ("llm", "base_url") and settings.llm.backend != "openai"
         if value is not None and not skip:
             check_url(value, key_label(settings, section, name))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _check_headers(settings: Settings) -> None:
+    """Values that go into email headers, checked before anything is sent: a
+    line break in a header would break every message (or inject headers)."""
+    title = settings.digest.title
+    if _CONTROL.search(title) or not title.strip() or len(title) > 150:
+        raise ConfigError(
+            f"{key_label(settings, 'digest', 'title')} must be one line of 1 to 150 characters"
+            " (it is the email subject)"
+        )
+    raw = settings.email.from_
+    name, addr = parseaddr(raw)
+    local, _, domain = addr.partition("@")
+    if (
+        _CONTROL.search(raw)
+        or not local
+        or "." not in domain
+        and domain != "localhost"
+        or (not addr.isascii() or any(c in addr for c in ' <>"()[],;:'))
+    ):
+        raise ConfigError(
+            f"{key_label(settings, 'email', 'from')} = {raw!r} is not an address:"
+            ' e.g. "digest@example.org" or "Papers <digest@example.org>"'
+        )
+    target = settings.email.list_unsubscribe
+    if target is not None:
+        value = target.strip().replace("{email}", "reader@example.org")
+        parts = urlsplit(value)
+        ok = (
+            parts.scheme.lower() == "mailto" and "@" in parts.path
+            if parts.scheme.lower() == "mailto"
+            else parts.scheme in ("http", "https") and bool(parts.hostname)
+        )
+        if not ok or re.search(r"[\s<>\"']", value) or _CONTROL.search(value):
+            raise ConfigError(
+                f"{key_label(settings, 'email', 'list_unsubscribe')} = {target!r} is not a mailto:"
+                ' address or an http(s) URL, e.g. "mailto:digest-unsubscribe@example.org"'
+            )
 
 
 def key_label(settings: Settings, section: str, name: str) -> str:

@@ -39,6 +39,12 @@ class BackendError(DigestError):
     """A summarising backend cannot be used (unknown name, missing key, ...)."""
 
 
+class MissingKeyError(BackendError, ConfigError):
+    """A model backend needs a key that the environment does not hold (exit 2).
+
+    Still a BackendError, so that `digest run` falls back to offline summaries."""
+
+
 class SourceError(DigestError):
     """A live source (Hugging Face, arXiv) failed; the message names it."""
 

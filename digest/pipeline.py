@@ -43,6 +43,7 @@ class RunReport:
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
     failed: bool = False  # a configuration error, or a step broke unexpectedly
+    config_error: bool = False
     notes: list[str] = field(default_factory=list)
     mail_lines: list[str] = field(default_factory=list)
 
@@ -58,6 +59,8 @@ class RunReport:
     def exit_code(self) -> int:
         """0: everything went out (or nothing to do); 1: some step partly failed, or the
         run was interrupted before the end (the next run finishes the job)."""
+        if self.config_error:
+            return 2
         return 1 if self.errors or self.interrupted else 0
 
     def line(self) -> str:
@@ -127,9 +130,11 @@ def run_pass(
             try:
                 step()
             except ConfigError as exc:
+                # e.g. a template that breaks only when rendered: recorded, exit 2,
+                # and the steps that do not need it still run.
                 report.errors.append(f"{name}: {exc}")
-                report.failed = True
-                raise
+                report.failed = report.config_error = True
+                log.info("%s failed: %s", name, exc)
             except DigestError as exc:
                 report.errors.append(f"{name}: {exc}")
                 log.info("%s failed: %s", name, exc)

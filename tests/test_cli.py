@@ -103,7 +103,7 @@ def test_tag_reads_json_from_stdin_and_rejects_garbage(invoke) -> None:
     title_only = invoke("tag", "--stdin", "--json", input=json.dumps({"title": "Graph networks"}))
     assert title_only.exit_code == 0 and json.loads(title_only.stdout)["tags"]
     bad = invoke("tag", "--stdin", input="not json")
-    assert bad.exit_code == 1 and "standard input is not JSON" in bad.stderr
+    assert bad.exit_code == 2 and "standard input is not JSON" in bad.stderr  # a usage error
 
 
 def test_tag_stored_papers_prints_and_stores_tags(invoke, seeds: Path) -> None:

@@ -97,7 +97,7 @@ def test_a_missing_key_for_a_remote_server_is_one_line_before_any_request(invoke
 
     result = invoke("summarize")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration error
     assert result.stderr == (
         "Error: No API key: set MY_LLM_KEY (or [llm] api_key_env) or use --backend offline\n"
     )

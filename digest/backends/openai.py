@@ -37,7 +37,7 @@ from digest.backends.llm_reply import (
 from digest.backends.llm_run import RunState, is_local
 from digest.backends.offline import OfflineBackend
 from digest.config import check_url, key_label
-from digest.errors import BackendError
+from digest.errors import BackendError, MissingKeyError
 from digest.models import Paper, Summary
 from digest.store.llm_calls import LLMCall, save_outcome
 
@@ -141,7 +141,7 @@ class OpenAIBackend:
         if self._client_factory is not None:
             return self._client_factory()
         if self._api_key is None:
-            raise BackendError(
+            raise MissingKeyError(
                 f"No API key: set {self.llm.api_key_env} (or [llm] api_key_env) "
                 "or use --backend offline"
             )

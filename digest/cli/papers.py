@@ -159,7 +159,16 @@ def papers(
             "authors",
             "upvotes",
         )
-        out = [{**{k: r[k] for k in keys}, "rank": r["best_rank"]} for r in rows]
+        out = [
+            {
+                **{k: r[k] for k in keys},
+                "rank": r["best_rank"],
+                # An offline summary standing in for a model that failed: which one.
+                "fallback": r["fallback_from"] is not None,
+                "fallback_from": r["fallback_from"],
+            }
+            for r in rows
+        ]
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     for r in rows:

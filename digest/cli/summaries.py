@@ -8,7 +8,7 @@ import sys
 import click
 
 from digest.cli import AppContext, cli, pass_app
-from digest.errors import DigestError
+from digest.errors import DigestError, InputError
 
 
 @cli.command()
@@ -165,15 +165,15 @@ def _read_given(title: str | None, abstract: str | None, from_stdin: bool) -> tu
         try:
             data = json.loads(sys.stdin.read())
         except json.JSONDecodeError as exc:
-            raise DigestError(
+            raise InputError(
                 f"standard input is not JSON ({exc.msg}): "
                 'send {"title": "...", "abstract": "..."}'
             ) from exc
         if not isinstance(data, dict) or not isinstance(data.get("title"), str):
-            raise DigestError('standard input must be {"title": "...", "abstract": "..."}')
+            raise InputError('standard input must be {"title": "...", "abstract": "..."}')
         title, abstract = data["title"], data.get("abstract") or ""
         if not isinstance(abstract, str):
-            raise DigestError('"abstract" must be a string')
+            raise InputError('"abstract" must be a string')
     if not (title or "").strip():
         raise click.UsageError("--title must not be empty")
     title, abstract = str(title), abstract or ""
@@ -181,5 +181,5 @@ def _read_given(title: str | None, abstract: str | None, from_stdin: bool) -> tu
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate such as "\ud800" from JSON
-            raise DigestError(f"the {name} holds invalid Unicode (a lone surrogate)") from None
+            raise InputError(f"the {name} holds invalid Unicode (a lone surrogate)") from None
     return title, abstract
