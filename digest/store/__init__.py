@@ -89,7 +89,9 @@ def translate(exc: sqlite3.Error) -> Exception:
     return exc
 
 
-def open_db(path: str | Path, *, read_only: bool = False) -> Database:
+def open_db(
+    path: str | Path, *, read_only: bool = False, busy_timeout: float = BUSY_TIMEOUT_S
+) -> Database:
     """Open (creating if needed) and migrate the database at `path`.
 
     WAL lets `digest status` read while a run writes; the busy timeout lets a
@@ -111,9 +113,9 @@ def open_db(path: str | Path, *, read_only: bool = False) -> Database:
     if problem:
         raise StoreError(problem)
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None)
         db = Store(conn)
-        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         db.execute("PRAGMA foreign_keys = ON")
         if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute("PRAGMA journal_mode = WAL")
@@ -142,21 +144,26 @@ def _migrate(db: Database) -> None:
 def _unwritable(path: Path, folder: Path) -> str | None:
     """Why SQLite could not write here, in words, or None. Checked before
     connecting, so SQLite never creates -wal/-shm files with a broken mode."""
-    if path.exists() and not os.access(path, os.W_OK):
+    if path.exists() and not _can(path, os.W_OK):
         return (
             f"the database {path} is read-only: make it writable (chmod u+w) "
             "or point --db at a copy"
         )
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not _can(folder, os.W_OK | os.X_OK):
         return (
             f"the folder {folder} is not writable: SQLite needs to create files beside "
             "the database; make it writable or point --db elsewhere"
         )
     for suffix in ("-wal", "-shm"):
         side = path.with_name(path.name + suffix)
-        if side.exists() and not os.access(side, os.W_OK):
+        if side.exists() and not _can(side, os.W_OK):
             return f"{side} is read-only: make it writable (chmod u+w) or remove it"
     return None
+
+
+def _can(path: Path, mode: int) -> bool:
+    """Whether this process (its effective user, as SQLite will act) may do `mode`."""
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
 
 
 def _open_read_only(path: Path) -> Database:
@@ -166,7 +173,7 @@ def _open_read_only(path: Path) -> Database:
     the shared-memory file WAL readers normally need, and nobody can be
     writing to a database in a folder nobody may write to.
     """
-    folder_ok = os.access(path.parent if str(path.parent) else ".", os.W_OK)
+    folder_ok = _can(path.parent if str(path.parent) else Path("."), os.W_OK)
     flags = "mode=ro" if folder_ok else "mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(
