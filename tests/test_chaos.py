@@ -11,6 +11,7 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from chaos_check import check
 from chaos_harness import KINDS, ChaosSettings, run_chaos
 from chaos_servers import Kept
@@ -26,6 +27,7 @@ from digest.store.summaries import listing
 from digest.summarize import pending_papers, summarize_papers
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_no_paper_and_resends_only_with_the_same_message_id(
     tmp_path: Path,
 ) -> None:

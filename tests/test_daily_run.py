@@ -12,7 +12,11 @@ from pathlib import Path
 from digest.locks import hold
 from digest.store import open_db
 
-TODAY = datetime.now(UTC).date().isoformat()
+
+def today() -> str:
+    """The digest day now (UTC: no time zone is configured), asked when used,
+    not at import: a suite that runs across midnight must not go wrong."""
+    return datetime.now(UTC).date().isoformat()
 
 
 def configure(seeds: Path, extra: str = "") -> None:
@@ -34,10 +38,10 @@ def test_run_ingests_summarises_mails_and_writes_the_days_digest(invoke, seeds: 
     result = invoke("run")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().endswith(
-        f"run {TODAY}: 540 new papers, 540 summarised, 1 email sent, 0 failed"
+        f"run {today()}: 540 new papers, 540 summarised, 1 email sent, 0 failed"
     )
-    assert f"digest: digests/{TODAY}.md" in result.stdout
-    digest_md = Path("digests", f"{TODAY}.md").read_text(encoding="utf-8")
+    assert f"digest: digests/{today()}.md" in result.stdout
+    digest_md = Path("digests", f"{today()}.md").read_text(encoding="utf-8")
     assert len(re.findall(r"(?m)^## \d+\. ", digest_md)) == 540
     [message] = outbox_messages()
     assert message["To"] == "ada@example.org"
@@ -51,7 +55,7 @@ def test_second_run_finds_nothing_new_and_sends_nothing(invoke, seeds: Path) -> 
     invoke("run")
     again = invoke("run")
     assert again.exit_code == 0
-    assert f"run {TODAY}: 0 new papers, 0 summarised, 0 emails sent, 0 failed" in again.stdout
+    assert f"run {today()}: 0 new papers, 0 summarised, 0 emails sent, 0 failed" in again.stdout
     assert len(outbox_messages()) == 1
 
 
@@ -69,7 +73,7 @@ def test_a_new_dump_is_picked_up_with_only_its_new_papers(invoke, seeds: Path) -
     )
     (seeds / "004_new.txt").write_text(fresh, encoding="utf-8")
     result = invoke("run", "--force")  # a second email the same digest day
-    assert f"run {TODAY}: 2 new papers, 2 summarised, 1 email sent, 0 failed" in result.stdout
+    assert f"run {today()}: 2 new papers, 2 summarised, 1 email sent, 0 failed" in result.stdout
     latest = outbox_messages()[-1]
     text = latest.get_body(preferencelist=("plain",)).get_content()
     assert "A Brand New Paper on Sparse Diffusion" in text
@@ -107,7 +111,7 @@ def test_a_run_refuses_while_another_is_under_way(invoke, seeds: Path) -> None:
 def test_nothing_to_do_is_success(invoke) -> None:
     result = invoke("run")
     assert result.exit_code == 0
-    assert f"run {TODAY}: 0 new papers, 0 summarised, 0 emails sent, 0 failed" in result.stdout
+    assert f"run {today()}: 0 new papers, 0 summarised, 0 emails sent, 0 failed" in result.stdout
     assert "no sources configured" in result.stderr
 
 
