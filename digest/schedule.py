@@ -16,61 +16,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
 from digest.config import Settings
-from digest.errors import ConfigError
+from digest.dates import missed_run, next_run_time, timezone, trigger
+
+__all__ = ["missed_run", "next_run_time", "serve", "timezone", "trigger"]
 
 log = logging.getLogger(__name__)
-
-
-def timezone(settings: Settings) -> tzinfo:
-    """The schedule's time zone: [schedule] timezone, else the machine's."""
-    name = settings.schedule.timezone
-    if not name:
-        from tzlocal import get_localzone
-
-        return get_localzone()
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"[schedule] timezone {name!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)"
-        ) from None
-
-
-def trigger(settings: Settings):  # -> apscheduler CronTrigger
-    """The CronTrigger for [schedule] cron, or a ConfigError saying what is wrong."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    cron = settings.schedule.cron
-    try:
-        return CronTrigger.from_crontab(cron, timezone=timezone(settings))
-    except ValueError as exc:
-        raise ConfigError(
-            f"[schedule] cron {cron!r} is not a 5-field crontab line "
-            f"(minute hour day month weekday, e.g. '0 7 * * *'): {exc}"
-        ) from None
-
-
-def next_run_time(settings: Settings, now: datetime) -> datetime:
-    """When the schedule fires next after `now` (an aware datetime)."""
-    return trigger(settings).get_next_fire_time(None, now)
-
-
-def missed_run(settings: Settings, last_started: datetime | None, now: datetime) -> datetime | None:
-    """The scheduled time missed since the last run, if any (None: nothing missed).
-
-    With no run recorded at all there is nothing to catch up: the first run
-    happens at the next scheduled time, or at once with --run-now.
-    """
-    if last_started is None:
-        return None
-    # Strictly after the last start: run times are stored to the second, so a run that
-    # started at 07:00:00.4 reads as 07:00:00, which is itself a fire time.
-    due = trigger(settings).get_next_fire_time(None, last_started + timedelta(seconds=1))
-    return due if due is not None and due <= now else None
 
 
 def serve(

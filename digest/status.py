@@ -79,7 +79,7 @@ def _run_lines(run: dict[str, Any] | None) -> list[str]:
 
 
 def _schedule_lines(settings: Settings) -> list[str]:
-    from digest.schedule import next_run_time
+    from digest.dates import next_run_time
 
     try:
         when = next_run_time(settings, datetime.now(UTC))
