@@ -43,12 +43,7 @@ def timezone(settings: Settings) -> tzinfo:
         from tzlocal import get_localzone
 
         return get_localzone()
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"[schedule] timezone {name!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)"
-        ) from None
+    return zone(name)
 
 
 def trigger(settings: Settings) -> Any:  # an apscheduler CronTrigger
