@@ -82,15 +82,39 @@ def test_tldr_is_one_sentence_of_at_most_35_words(backend: OfflineBackend) -> No
     tldr = backend.summarize(DIFFUSION).tldr
     assert words(tldr) <= MAX_TLDR_WORDS
     assert len(split_sentences(tldr)) == 1
-    assert tldr[-1] in ".…"
+    assert tldr[-1] == "."
 
 
-def test_long_tldr_is_cut_cleanly() -> None:
+def test_a_long_sentence_with_no_clause_boundary_gives_way_to_the_title() -> None:
     long_sentence = "We propose " + " ".join(f"component{i} and" for i in range(60)) + " more."
-    tldr = OfflineBackend(default_vocabulary()).summarize(Paper("T", long_sentence)).tldr
-    assert words(tldr) <= MAX_TLDR_WORDS
-    assert tldr.endswith(("…", "."))
-    assert not tldr.endswith(("and.", "and…", " .", ",."))
+    paper = Paper("Components all the way down", long_sentence)
+    tldr = OfflineBackend(default_vocabulary()).summarize(paper).tldr
+    assert tldr == "Components all the way down."
+
+
+def test_a_long_tldr_is_shortened_at_a_clause_boundary(backend: OfflineBackend) -> None:
+    clause = "We propose StepSkip, a distillation method for latent diffusion models"
+    tail = ", which " + " ".join(f"reuses cached feature map number {i}" for i in range(9))
+    tldr = backend.summarize(Paper("StepSkip", clause + tail + ".")).tldr
+    assert tldr == "Proposes StepSkip, a distillation method for latent diffusion models."
+
+
+def test_a_long_sentence_without_a_boundary_gives_way_to_the_next_best(
+    backend: OfflineBackend,
+) -> None:
+    blob = "We propose " + " ".join(f"module{i} with" for i in range(40)) + " more."
+    found = "We find that StepSkip matches the teacher at four sampling steps."
+    tldr = backend.summarize(Paper("StepSkip", f"{blob} {found}")).tldr
+    assert tldr == "Finds StepSkip matches the teacher at four sampling steps."
+
+
+def test_the_summary_never_repeats_the_tldr_sentence(backend: OfflineBackend) -> None:
+    summary = backend.summarize(DIFFUSION).summary
+    assert "StepSkip, a distillation method" not in summary
+    for paper in seed_papers()[:100]:
+        s = backend.summarize(paper)
+        head = " ".join(s.tldr.split()[1:6])  # past the rewritten verb
+        assert head not in s.summary, (s.tldr, s.summary)
 
 
 def test_summary_is_two_or_three_sentences_in_abstract_order(backend: OfflineBackend) -> None:
@@ -103,9 +127,15 @@ def test_summary_is_two_or_three_sentences_in_abstract_order(backend: OfflineBac
     assert summary != " ".join(source)  # five sentences in, at most three out
 
 
-def test_summary_of_a_short_abstract_keeps_what_there_is(backend: OfflineBackend) -> None:
+def test_summary_of_a_short_abstract_keeps_what_the_tldr_does_not_say(
+    backend: OfflineBackend,
+) -> None:
     two = "We propose a graph network for molecules. It predicts binding affinity well."
-    assert backend.summarize(Paper("T", two)).summary == two
+    summary = backend.summarize(Paper("T", two))
+    assert summary.tldr == "Proposes a graph network for molecules."
+    assert summary.summary == "It predicts binding affinity well."
+    one = backend.summarize(Paper("T", "We propose a graph network for molecules."))
+    assert one.summary == ""  # nothing beyond the TL;DR to say
 
 
 def test_tags_are_one_to_five_vocabulary_names(backend: OfflineBackend) -> None:
@@ -149,7 +179,8 @@ def test_custom_vocabulary_never_yields_other_tags() -> None:
     backend = OfflineBackend(vocabulary)
     for paper in [DIFFUSION, Paper("", ""), Paper("LLM agents", "We propose an LLM agent.")]:
         tags = backend.summarize(paper).tags
-        assert 1 <= len(tags) <= 5 and set(tags) <= set(vocabulary)
+        assert set(tags) <= set(vocabulary)  # none of these mentions alpha or beta
+        assert tags == ()
 
 
 def test_a_redefined_default_tag_uses_the_users_meaning() -> None:
@@ -158,9 +189,13 @@ def test_a_redefined_default_tag_uses_the_users_meaning() -> None:
     assert OfflineBackend(vocabulary).summarize(paper).tags == ("code",)
 
 
-def test_nothing_matching_still_gives_one_tag(backend: OfflineBackend) -> None:
-    tags = backend.summarize(Paper("Zzz", "Qwxv plorp.")).tags
-    assert len(tags) == 1 and tags[0] in default_vocabulary()
+def test_a_paper_with_no_evidence_gets_no_tag(backend: OfflineBackend) -> None:
+    assert backend.summarize(Paper("Zzz", "Qwxv plorp.")).tags == ()
+    bread = Paper(
+        "A recipe for banana bread",
+        "Mash three ripe bananas, stir in flour, sugar and butter, and bake for an hour.",
+    )
+    assert backend.summarize(bread).tags == ()
 
 
 def test_output_is_deterministic() -> None:
@@ -193,8 +228,8 @@ def test_odd_input_still_gives_a_valid_summary(
     summary = backend.summarize(Paper(title=title, abstract=abstract))
     assert summary.tldr and words(summary.tldr) <= MAX_TLDR_WORDS
     assert len(summary.tldr) <= MAX_TLDR_WORDS * 16
-    assert summary.summary and len(summary.summary) < 2_000
-    assert 1 <= len(summary.tags) <= 5 and set(summary.tags) <= set(default_vocabulary())
+    assert len(summary.summary) < 2_000
+    assert len(summary.tags) <= 5 and set(summary.tags) <= set(default_vocabulary())
 
 
 def test_adversarial_text_is_summarised_as_text(backend: OfflineBackend) -> None:
@@ -236,9 +271,10 @@ def test_every_seed_paper_meets_the_contract_quickly() -> None:
     vocabulary = set(default_vocabulary())
     for paper, s in zip(papers, summaries, strict=True):
         assert words(s.tldr) <= MAX_TLDR_WORDS and len(split_sentences(s.tldr)) == 1, s.tldr
+        assert "…" not in s.tldr, s.tldr  # never cut mid-clause
         assert 1 <= len(s.tags) <= 5 and set(s.tags) <= vocabulary
         n, got = len(split_sentences(paper.abstract)), len(split_sentences(s.summary))
-        assert 2 <= got <= 3 if n >= 2 else got == 1, s.summary
+        assert 1 <= got <= 3 if n >= 3 else got <= 1, s.summary
         if n > 3:
             assert s.summary != " ".join(split_sentences(paper.abstract))
 

@@ -32,6 +32,10 @@ RELATIVE_SCORE = 0.35  # ... and this fraction of the best tag's score
 CUE_SCORES = {"make": 3.0, "study": 2.0, "find": 1.5, "background": -2.0, "boilerplate": -3.0}
 TITLE_OVERLAP = 2.0  # bonus for a sentence holding all the title's words
 JOIN_BELOW = 30  # a TL;DR sentence shorter than this gets a second clause
+JOIN_MIN = 6  # ... of at least this many words
+JOIN_CANDIDATES = 2  # later sentences tried for it, best first
+TLDR_CANDIDATES = 3  # sentences tried, best first, before the title stands in
+MIN_CLAUSE_WORDS = 8  # a TL;DR cut at a clause boundary keeps at least this many words
 
 Phrases = dict[tuple[str, ...], dict[int, int]]  # phrase tokens -> {tag index: strength}
 
@@ -126,25 +130,56 @@ def _sentence_scores(sentences: list[str], title: str, tokens: list[list[str]]) 
 
 
 def _trim(text: str, limit: int) -> str:
-    """Cut `text` to `limit` words, at a clause boundary when one is late enough."""
-    words = text.split(" ")
-    if len(words) <= limit:
-        if len(text) <= limit * 15:
-            return text
-        return text[: limit * 15].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"  # a glued blob
-    head = " ".join(words[:limit])
-    cuts = [
-        m.start()
-        for m in rules.CLAUSE.finditer(head)
-        if m.start() >= len(head) * 0.5
-        and head[: m.start()].rsplit(" ", 1)[-1].lower() not in rules.DANGLING
-    ]
-    if cuts:
-        return head[: cuts[-1]].rstrip(" ,;:") + "."
-    kept = words[:limit]
+    """Cut a summary sentence to `limit` words, at a clause boundary when one is late enough."""
+    short = _shorten(text, limit, min_share=0.5)
+    if short is not None:
+        return short
+    if len(text.split(" ")) <= limit:  # a glued blob of characters, not a sentence
+        return text[: limit * 15].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
+    kept = text.split(" ")[:limit]
     while len(kept) > 1 and kept[-1].lower().strip(",;:") in rules.DANGLING:
         kept.pop()  # "… component16 and…" reads worse than "… component16…"
     return " ".join(kept).rstrip(" ,;:.") + "…"
+
+
+def _shorten(
+    text: str,
+    limit: int,
+    *,
+    min_share: float = 0.0,
+    phrases: bool = False,
+    min_words: int = MIN_CLAUSE_WORDS,
+) -> str | None:
+    """`text` if it has at most `limit` words, else its head up to the last clause
+    boundary within them (at least `min_words` words and `min_share` of the
+    head long, never ending on "of", "the", ...); None when there is no such cut.
+
+    A TL;DR is never cut mid-clause: a sentence without a usable boundary is
+    passed over for another one. With `phrases`, an adjunct phrase
+    (rules.ADJUNCT) may be dropped too.
+    """
+    words = text.split(" ")
+    if len(words) <= limit:
+        return text if len(text) <= limit * 15 else None
+    head = " ".join(words[:limit])
+    cuts = list(rules.CLAUSE.finditer(head))
+    if phrases:  # then an adjunct ("... by up to 25%", "... using X"), dropped whole
+        cuts = [*rules.ADJUNCT.finditer(head), *cuts]
+    for match in reversed(sorted(cuts, key=lambda m: m.start())):
+        kept = head[: match.start()]
+        if (
+            len(kept) >= len(head) * min_share
+            and len(kept.split()) >= min_words
+            and kept.rsplit(" ", 1)[-1].lower() not in rules.DANGLING
+            and _balanced(kept)
+        ):
+            return kept.rstrip(" ,;:") + "."
+    return None
+
+
+def _balanced(text: str) -> bool:
+    """No bracket left open: "X (trained on A, B" is cut mid-clause."""
+    return text.count("(") <= text.count(")") and text.count("[") <= text.count("]")
 
 
 def _rewrite(sentence: str, first: bool = True) -> tuple[str, bool]:
@@ -180,37 +215,70 @@ def _rewrite(sentence: str, first: bool = True) -> tuple[str, bool]:
 
 
 def make_tldr(title: str, sentences: list[str], scores: list[float]) -> str:
-    """One sentence of at most MAX_TLDR_WORDS words: the contribution, else the title.
+    """The TL;DR; see `choose_tldr`."""
+    return choose_tldr(title, sentences, scores)[0]
 
-    A short contribution sentence is joined with the best later one
+
+def choose_tldr(
+    title: str, sentences: list[str], scores: list[float]
+) -> tuple[str, frozenset[int]]:
+    """One sentence of at most MAX_TLDR_WORDS words, and the abstract sentences it uses.
+
+    The contribution sentence, shortened only at a clause boundary; when it
+    has none, the next best sentence (of the TL;DR_CANDIDATES best); else the
+    title. A short contribution sentence is joined with the best later one
     ("Proposes X and shows Y"): a TL;DR should say what a paper does and finds.
     """
-    if not sentences:
-        text = _SPACE.sub(" ", title[:MAX_CHARS]).strip() or "No abstract available"
-        text = _trim(text, MAX_TLDR_WORDS)
-        return text if text[-1] in ".!?…" else text + "."
-    best = max(range(len(sentences)), key=lambda i: (scores[i], -i))
-    tldr = _trim(_rewrite(sentences[best])[0], MAX_TLDR_WORDS).rstrip(" .")
+    ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
+    for best in ranked[:TLDR_CANDIDATES]:
+        tldr = (_shorten(_rewrite(sentences[best])[0], MAX_TLDR_WORDS, phrases=True) or "")
+        if tldr.rstrip(" ."):
+            return _join(tldr.rstrip(" ."), best, sentences, scores)
+    text = _SPACE.sub(" ", title[:MAX_CHARS]).strip().rstrip(" .")
+    text = _shorten(text, MAX_TLDR_WORDS) or text.split(":")[0].strip()
+    return _sentence(text or "No abstract available"), frozenset()
+
+
+def _join(
+    tldr: str, best: int, sentences: list[str], scores: list[float]
+) -> tuple[str, frozenset[int]]:
+    """Add the best later sentence to a short TL;DR when it fits whole or to a clause."""
+    used = {best}
     room = MAX_TLDR_WORDS - len(tldr.split()) - 1  # one word for " and "
     later = range(best + 1, len(sentences))
-    if later and room >= 6 and tldr[-1:] not in "?!…" and len(tldr.split()) < JOIN_BELOW:
-        extra, verb_first = _rewrite(sentences[max(later, key=lambda i: (scores[i], -i))], False)
-        extra = _trim(extra, room).rstrip(" .")
-        if len(extra.split()) >= 6:
-            tldr += (" and " if verb_first else "; ") + extra
-    tldr = tldr or "No abstract available"
-    return tldr if tldr[-1] in ".!?…" else tldr + "."
+    if later and room >= JOIN_MIN and tldr[-1:] not in "?!" and len(tldr.split()) < JOIN_BELOW:
+        for pick in sorted(later, key=lambda i: (-scores[i], i))[:JOIN_CANDIDATES]:
+            extra, verb_first = _rewrite(sentences[pick], False)
+            extra = (_shorten(extra, room, phrases=True, min_words=JOIN_MIN) or "").rstrip(" .")
+            if len(extra.split()) >= JOIN_MIN:
+                tldr += (" and " if verb_first else "; ") + extra
+                used.add(pick)
+                break
+    return _sentence(tldr), frozenset(used)
 
 
-def make_summary(sentences: list[str], title: str, scores: list[float]) -> str:
-    """Two or three sentences in abstract order: the context, the contribution, a result."""
+def _sentence(text: str) -> str:
+    return text if text[-1] in ".!?" else text + "."
+
+
+def make_summary(
+    sentences: list[str], title: str, scores: list[float], used: frozenset[int] = frozenset()
+) -> str:
+    """Two or three sentences in abstract order: the context, the contribution, a result.
+
+    The sentences the TL;DR was made from (`used`) are left out: the reader
+    has just read them. An abstract with nothing else to say gets no summary.
+    """
     if not sentences:
-        return make_tldr(title, [], [])
-    if len(sentences) <= 3:
-        chosen = list(range(len(sentences)))
+        return "" if not used and title else make_tldr(title, [], [])
+    rest = [i for i in range(len(sentences)) if i not in used]
+    if len(rest) <= 3:
+        chosen = rest
     else:
-        ranked = sorted(range(1, len(sentences)), key=lambda i: (-scores[i], i))
-        chosen = sorted({0, *ranked[:2]} if len(sentences[0].split()) <= 40 else set(ranked[:3]))
+        first = rest[0]
+        ranked = sorted(rest[1:], key=lambda i: (-scores[i], i))
+        lead = len(sentences[first].split()) <= 40
+        chosen = sorted({first, *ranked[:2]} if lead else set(ranked[:3]))
     return " ".join(_trim(sentences[i], SUMMARY_SENTENCE_WORDS) for i in chosen)
 
 
@@ -258,7 +326,7 @@ class OfflineBackend:
 
     name = "offline"
     model = "extractive-v1"
-    prompt_version = "offline-rules-2"
+    prompt_version = "offline-rules-3"  # 3: no cut TL;DRs, no filler tag
 
     def __init__(self, vocabulary: Mapping[str, str]) -> None:
         self.vocabulary = tuple(vocabulary)
@@ -287,10 +355,11 @@ class OfflineBackend:
         return scores
 
     def tags(self, title: str, abstract: str | list[str]) -> tuple[str, ...]:
-        """1 to 5 vocabulary tags, best first; never empty for a non-empty vocabulary.
+        """0 to 5 vocabulary tags, best first.
 
         When no keyword matches, the words of the tags' meanings decide; when
-        those do not match either, the vocabulary's first tag is given.
+        those do not match either the paper gets no tag (shown as untagged):
+        a made-up tag would send it to readers who asked for something else.
         """
         if not self.vocabulary:
             return ()
@@ -300,8 +369,9 @@ class OfflineBackend:
             scores = self.tag_scores(title, tokens, table=1)
         order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
         floor = max(MIN_SCORE, RELATIVE_SCORE * scores[order[0]])
-        keep = [i for i in order if scores[i] > 0 and scores[i] >= floor]
-        return tuple(self.vocabulary[i] for i in (keep or order[:1])[:MAX_TAGS])
+        # The best tag needs only some evidence; the others need enough of it.
+        keep = [i for i in order if scores[i] > 0 and (i == order[0] or scores[i] >= floor)]
+        return tuple(self.vocabulary[i] for i in keep[:MAX_TAGS])
 
     def summarize(self, paper: Paper) -> Summary:
         """Summarise one paper; never raises on odd text, it is only text."""
@@ -309,9 +379,10 @@ class OfflineBackend:
         sentences = split_sentences(abstract)
         tokens = [_tokens(s) for s in sentences]
         scores = _sentence_scores(sentences, title, tokens)
+        tldr, used = choose_tldr(title, sentences, scores)
         return Summary(
-            tldr=make_tldr(title, sentences, scores),
-            summary=make_summary(sentences, title, scores),
+            tldr=tldr,
+            summary=make_summary(sentences, title, scores, used),
             tags=self.tags(title, [t for sentence in tokens for t in sentence]),
             backend=self.name,
             model=self.model,

@@ -165,6 +165,8 @@ FILLER = re.compile(
 )
 # Where a too-long TL;DR may be cut, unless the cut leaves one of DANGLING last.
 CLAUSE = re.compile(r"[,;:]\s+|\s+(?:which|where|while|whereas|thereby|and thus)\s+|\s[–—-]\s")
+# Where a clause joined to a TL;DR may end: before an adjunct phrase it can do without.
+ADJUNCT = re.compile(r"\s+(?=(?:by|using|via|through|without|across|while|when|compared to)\s)")
 DANGLING = _words("that which who a an the of to for with and or by in on as at from")
 
 # --- tags ----------------------------------------------------------------------
