@@ -231,7 +231,7 @@ def choose_tldr(
     """
     ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
     for best in ranked[:TLDR_CANDIDATES]:
-        tldr = (_shorten(_rewrite(sentences[best])[0], MAX_TLDR_WORDS, phrases=True) or "")
+        tldr = _shorten(_rewrite(sentences[best])[0], MAX_TLDR_WORDS, phrases=True) or ""
         if tldr.rstrip(" ."):
             return _join(tldr.rstrip(" ."), best, sentences, scores)
     text = _SPACE.sub(" ", title[:MAX_CHARS]).strip().rstrip(" .")
