@@ -71,7 +71,7 @@ class Outcome:
     """What happened for one subscriber in this run."""
 
     email: str
-    status: str  # sent | nothing | failed | pending | skipped | paused | would-send
+    status: str  # sent | nothing | waiting | failed | pending | skipped | paused | would-send
     papers: int = 0
     detail: str = ""  # where it went, or why not
     server_down: bool = False  # the failure would hit the next subscribers too
@@ -83,6 +83,7 @@ class Outcome:
             "sent": f"sent {count}" + (f" ({self.detail})" if self.detail else ""),
             "would-send": f"would send {count}" + (f" ({self.detail})" if self.detail else ""),
             "nothing": f"nothing new: {self.detail}",
+            "waiting": f"not today: {self.detail}",
             "failed": f"failed: {self.detail}",
             "pending": f"not sent: {self.detail}",
             "skipped": f"not tried: {self.detail}",
@@ -125,11 +126,14 @@ class SendReport:
             would = sum(o.status == "would-send" for o in self.outcomes)
             return f"dry run: {would} email{'' if would == 1 else 's'} would be sent"
         quiet = sum(o.status == "nothing" for o in self.outcomes)
+        later = sum(o.status == "waiting" for o in self.outcomes)
         parts = [f"{self.sent} email{'' if self.sent == 1 else 's'} sent"]
         if self.failed:
             parts.append(f"{self.failed} failed")
         if quiet:
             parts.append(f"{quiet} with nothing new")
+        if later:
+            parts.append(f"{later} weekly not due today")
         return ", ".join(parts)
 
 
@@ -139,6 +143,7 @@ class _Draft:
     paper_ids: list[int]
     digest_date: str
     reason: str  # why nothing is due, when nothing is
+    waiting: bool = False  # a weekly subscriber on another day
 
 
 def send_digests(
@@ -255,6 +260,8 @@ def preview_email(
     sub = get_subscriber(db, email)
     now = now or datetime.now(UTC)
     draft = _draft(db, settings, sub, now, digest_day(settings, now), force=True)
+    if draft.waiting:
+        raise MailError(f"{sub.email} would get no email now: {draft.reason}")
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
         raise MailError(
             f"{sub.email} would get no email now: {draft.reason}"
@@ -287,6 +294,8 @@ def _send_one(
             ),
         )
     draft = _draft(db, settings, sub, now, day, force=force)
+    if draft.waiting:
+        return Outcome(sub.email, "waiting", detail=draft.reason)
     if draft.delivery is None and draft.reason.startswith(_ALREADY):
         return Outcome(sub.email, "nothing", detail=draft.reason)
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
@@ -362,7 +371,8 @@ def _draft(
     if not force and sent_on_day(db, _id(sub), day):
         return _Draft(None, [], day, f"{_ALREADY} of {day} (`digest send --force` sends another)")
     selection = select_papers(db, settings, sub, now)
-    return _Draft(None, selection.paper_ids, day, selection.reason)
+    waiting = selection.waits_until is not None
+    return _Draft(None, selection.paper_ids, day, selection.reason, waiting)
 
 
 def _papers(db: Database, ids: list[int]) -> list[dict[str, Any]]:

@@ -70,6 +70,9 @@ class Subscriber:
     max_papers: int | None = None
     active: bool = True
     id: int | None = None
+    frequency: str = "daily"  # or "weekly" (digest/cadence.py)
+    weekday: str | None = None  # mon..sun, weekly only
+    match: str = "all"  # tags and keywords both ("all") or either ("any")
 
 
 @dataclass

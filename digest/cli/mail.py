@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     "tags",
     multiple=True,
     metavar="TAG",
-    help="Only papers with any of these tags (repeatable).",
+    help="Papers with any of these tags (repeatable; see --match).",
 )
 @click.option(
     "--exclude-tag",
@@ -36,7 +36,23 @@ if TYPE_CHECKING:
     "keywords",
     multiple=True,
     metavar="TEXT",
-    help="Only papers whose title or abstract contains any of these (repeatable).",
+    help="Papers whose title or abstract contains any of these (repeatable; see --match).",
+)
+@click.option(
+    "--match",
+    type=click.Choice(["all", "any"], case_sensitive=False),
+    help="With both --tag and --keyword: a paper needs a tag AND a keyword (all, the "
+    "default) or either one (any). Excluded tags always win.",
+)
+@click.option(
+    "--frequency",
+    type=click.Choice(["daily", "weekly"], case_sensitive=False),
+    help="daily (the default) or weekly: one email a week with the week's best papers.",
+)
+@click.option(
+    "--weekday",
+    metavar="DAY",
+    help="The day of a weekly email: mon, tue, wed, thu, fri, sat or sun (default mon).",
 )
 @click.option(
     "--max-papers",
@@ -52,16 +68,23 @@ def subscribe(
     exclude_tags: tuple[str, ...],
     keywords: tuple[str, ...],
     max_papers: int | None,
+    match: str | None,
+    frequency: str | None,
+    weekday: str | None,
 ) -> None:
     """Add a subscriber, or replace the name and filters of a known one.
 
-    With no filters the reader gets every new paper. Subscribing again
+    With no filters the reader gets every new paper. Tags match when a paper
+    has any of them, keywords when it contains any of them; with both, --match
+    says whether a paper needs both (all) or either (any). Subscribing again
     states the whole subscription anew (and resumes a stopped one).
 
     \b
     Example:
       digest subscribe ada@example.org --name Ada --tag diffusion --tag 3d
       digest subscribe bob@example.org --keyword "sparse autoencoder" --max-papers 10
+      digest subscribe eve@example.org --tag llm --keyword agents --match any
+      digest subscribe joe@example.org --frequency weekly --weekday mon
     """
     from digest.errors import DigestError, InputError
     from digest.store.subscribers import make_subscriber, save_subscriber
@@ -75,6 +98,9 @@ def subscribe(
             exclude_tags=exclude_tags,
             keywords=keywords,
             max_papers=max_papers,
+            frequency=frequency,
+            weekday=weekday,
+            match=match,
         )
     except DigestError as exc:  # a bad address or tag on the command line
         raise InputError(str(exc)) from None
@@ -126,6 +152,9 @@ def subscribers(app: AppContext, as_json: bool) -> None:
                 "exclude_tags": list(s.exclude_tags),
                 "keywords": list(s.keywords),
                 "max_papers": s.max_papers,
+                "match": s.match,
+                "frequency": s.frequency,
+                "weekday": s.weekday,
             }
             for s in subs
         ]
@@ -195,13 +224,16 @@ def send(
 
 
 def _describe(sub: Subscriber) -> str:
-    parts = []
+    from digest.cadence import describe
+
+    parts = [] if sub.frequency == "daily" else [describe(sub.frequency, sub.weekday)]
     if sub.tags:
         parts.append("tags: " + ", ".join(sub.tags))
     if sub.exclude_tags:
         parts.append("not: " + ", ".join(sub.exclude_tags))
     if sub.keywords:
-        parts.append("keywords: " + ", ".join(sub.keywords))
+        either = "or " if sub.tags and sub.match == "any" else ""
+        parts.append(f"{either}keywords: " + ", ".join(sub.keywords))
     if sub.max_papers:
         parts.append(f"at most {sub.max_papers} papers")
     return "; ".join(parts)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
+from digest.cadence import describe
 from digest.config import Settings
 from digest.errors import MailError
 from digest.models import Subscriber
@@ -185,7 +186,7 @@ def status_lines(db: Database, settings: Settings, now: datetime | None = None) 
 def _status_line(db: Database, settings: Settings, sub: Subscriber, now: datetime) -> str:
     if not sub.active or sub.id is None:
         return f"{sub.email}: unsubscribed"
-    parts = []
+    parts = [] if sub.frequency == "daily" else [describe(sub.frequency, sub.weekday)]
     last = _last_sent_row(db, sub.id)
     if last:
         parts.append(f"last email {_short(last['sent_at'])} ({_papers(last['paper_count'])})")
@@ -203,6 +204,8 @@ def _status_line(db: Database, settings: Settings, sub: Subscriber, now: datetim
     if selection.matching:
         waiting = selection.matching - len(pending.paper_ids) if pending else selection.matching
         parts.append(f"{_papers(max(waiting, 0))} pending")
+        if selection.waits_until:
+            parts.append(f"next email on {selection.waits_until}")
     elif not pending:
         parts.append(f"nothing pending: {selection.reason}")
     streak, reason = rejected_streak(db, sub.id)

@@ -245,3 +245,12 @@ def m009_fts_update_only_on_text(db: Database) -> None:
         ' VALUES (new.rowid, new."title", new."abstract");\n'
         "END"
     )
+
+
+@migrations()
+def m020_subscriber_cadence(db: Database) -> None:
+    # How often a subscriber is emailed (digest/cadence.py) and how their tag and
+    # keyword filters combine; existing subscribers keep what they had.
+    db["subscribers"].add_column("frequency", str, not_null_default="daily")
+    db["subscribers"].add_column("weekday", str)  # mon..sun, weekly subscribers only
+    db["subscribers"].add_column("match", str, not_null_default="all")

@@ -13,13 +13,15 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
 from sqlite_utils import Database
 
+from digest import cadence
 from digest.config import Settings
+from digest.dates import digest_day
 from digest.errors import ConfigError, DigestError, InputError
 from digest.models import Subscriber
 from digest.store import utcnow
@@ -31,7 +33,18 @@ WELCOME_WINDOW = timedelta(days=1)
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_CONFIG_KEYS = ("email", "name", "tags", "exclude_tags", "keywords", "max_papers", "active")
+_CONFIG_KEYS = (
+    "email",
+    "name",
+    "tags",
+    "exclude_tags",
+    "keywords",
+    "max_papers",
+    "active",
+    "frequency",
+    "weekday",
+    "match",
+)
 _SUMMARISED = "EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)"
 
 
@@ -72,6 +85,9 @@ def make_subscriber(
     keywords: Iterable[str] = (),
     max_papers: int | None = None,
     active: bool = True,
+    frequency: str | None = None,
+    weekday: str | None = None,
+    match: str | None = None,
 ) -> Subscriber:
     """Check every field of a subscription and return it; DigestError says what to fix."""
     known = list(vocabulary)
@@ -90,7 +106,11 @@ def make_subscriber(
             raise DigestError(f"keyword {word!r}: give 1 to 100 printable characters")
     if max_papers is not None and (isinstance(max_papers, bool) or max_papers < 1):
         raise DigestError("max papers must be a whole number of at least 1")
+    frequency = cadence.check_frequency(frequency)
     return Subscriber(
+        frequency=frequency,
+        weekday=cadence.check_weekday(weekday, frequency),
+        match=cadence.check_match(match),
         email=normalize_email(email),
         name=name,
         tags=tuple(dict.fromkeys(tags)),
@@ -117,6 +137,9 @@ def save_subscriber(
         "keywords": json.dumps(list(sub.keywords)),
         "max_papers": sub.max_papers,
         "active": int(sub.active),
+        "frequency": sub.frequency,
+        "weekday": sub.weekday,
+        "match": sub.match,
     }
     with db.atomic():
         row = _row(db, sub.email)
@@ -215,6 +238,9 @@ def check_config_subscribers(settings: Settings) -> list[Subscriber]:
             raise ConfigError(f"{label}: max_papers must be a whole number")
         if not isinstance(entry.get("active", True), bool):
             raise ConfigError(f"{label}: active must be true or false")
+        for key in ("frequency", "weekday", "match"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                raise ConfigError(f'{label}: {key} must be a string, e.g. {key} = "weekly"')
         try:
             wanted.append(
                 make_subscriber(
@@ -226,6 +252,9 @@ def check_config_subscribers(settings: Settings) -> list[Subscriber]:
                     keywords=entry.get("keywords", []),
                     max_papers=entry.get("max_papers"),
                     active=entry.get("active", True),
+                    frequency=entry.get("frequency"),
+                    weekday=entry.get("weekday"),
+                    match=entry.get("match"),
                 )
             )
         except DigestError as exc:
@@ -246,10 +275,15 @@ class Selection:
     new: int  # undelivered summarised papers in the window, before the filters
     unsummarised: int  # papers in the window still waiting for a summary
     since: str  # the window's start
+    waits_until: str | None = None  # a weekly subscriber's next email day, when not today
+    cadence: str = "daily"  # "daily" or "weekly on Monday"
 
     @property
     def reason(self) -> str:
         """Why nothing is due, in words (empty when something is)."""
+        if self.waits_until:
+            so_far = f" ({self.matching} papers so far)" if self.matching else ""
+            return f"{self.cadence}: next email on {self.waits_until}{so_far}"
         if self.matching:
             return ""
         if self.new:
@@ -264,14 +298,18 @@ def select_papers(db: Database, settings: Settings, sub: Subscriber, now: dateti
 
     Due: summarised, first seen within [digest] max_age_days (and at most
     WELCOME_WINDOW before the subscription began), not yet delivered to this
-    subscriber, with any of their tags, none of their excluded tags, and any
-    of their keywords in the title or abstract.
+    subscriber, passing their filters (see digest.cadence for how tags,
+    excluded tags and keywords combine). A weekly subscriber gets the best
+    papers of the past week (by rank, then the most recent) on their day,
+    and nothing on the other days.
     """
-    since = now - timedelta(days=settings.digest.max_age_days)
+    weekly = sub.frequency == "weekly"
+    since = now - (cadence.WEEK if weekly else timedelta(days=settings.digest.max_age_days))
     row = _row(db, sub.email)
     started = row["active_since"] if row else None
     if started:
-        since = max(since, datetime.fromisoformat(started) - WELCOME_WINDOW)
+        welcome = cadence.WEEK if weekly else WELCOME_WINDOW
+        since = max(since, datetime.fromisoformat(started) - welcome)
     since_s = since.replace(microsecond=0).isoformat()
     base = (
         "FROM papers p WHERE p.first_seen >= ? AND NOT EXISTS"
@@ -282,31 +320,54 @@ def select_papers(db: Database, settings: Settings, sub: Subscriber, now: dateti
     unsummarised = one(f"SELECT COUNT(*) {base} AND NOT {_SUMMARISED}")
     new = one(f"SELECT COUNT(*) {base} AND {_SUMMARISED}")
     filters, fparams = _filters(sub)
+    order = "p.best_rank, p.first_seen DESC, p.id" if weekly else "p.best_rank, p.first_seen, p.id"
     rows = db.execute(
-        f"SELECT p.id {base} AND {_SUMMARISED}{filters} ORDER BY p.best_rank, p.first_seen, p.id",
-        params + fparams,
+        f"SELECT p.id {base} AND {_SUMMARISED}{filters} ORDER BY {order}", params + fparams
     ).fetchall()
     cap = sub.max_papers or settings.digest.max_papers
-    return Selection([r[0] for r in rows[:cap]], len(rows), new, unsummarised, since_s)
+    waits = None
+    if weekly and sub.id is not None:
+        last = db.execute(
+            "SELECT MAX(digest_date) FROM deliveries WHERE subscriber_id = ? AND status = 'sent'",
+            [sub.id],
+        ).fetchone()[0]
+        day = date.fromisoformat(digest_day(settings, now))
+        joined = digest_day(settings, datetime.fromisoformat(started)) if started else None
+        waits = cadence.next_weekly(day, sub.weekday or cadence.DEFAULT_WEEKDAY, last, joined)
+    return Selection(
+        [] if waits else [r[0] for r in rows[:cap]],
+        len(rows),
+        new,
+        unsummarised,
+        since_s,
+        waits.isoformat() if waits else None,
+        cadence.describe(sub.frequency, sub.weekday),
+    )
 
 
 def _filters(sub: Subscriber) -> tuple[str, list[Any]]:
+    """SQL for the subscriber's filters: tags and keywords each match on any
+    listed one; both must match (match "all") or either (match "any");
+    excluded tags always remove a paper."""
     sql, params = "", []
+    wanted: list[str] = []
     if sub.tags:
-        sql += (
-            f" AND EXISTS (SELECT 1 FROM json_each({SHOWN_TAGS})"
+        wanted.append(
+            f"EXISTS (SELECT 1 FROM json_each({SHOWN_TAGS})"
             f" WHERE value IN ({','.join('?' * len(sub.tags))}))"
         )
         params += list(sub.tags)
+    if sub.keywords:
+        wanted.append("p.id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)")
+        params.append(" OR ".join(f"({fts_query(k)})" for k in sub.keywords))
+    if wanted:
+        sql += f" AND ({(' OR ' if sub.match == 'any' else ' AND ').join(wanted)})"
     if sub.exclude_tags:
         sql += (
             f" AND NOT EXISTS (SELECT 1 FROM json_each({SHOWN_TAGS})"
             f" WHERE value IN ({','.join('?' * len(sub.exclude_tags))}))"
         )
         params += list(sub.exclude_tags)
-    if sub.keywords:
-        sql += " AND p.id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"
-        params.append(" OR ".join(f"({fts_query(k)})" for k in sub.keywords))
     return sql, params
 
 
@@ -325,4 +386,7 @@ def _to_subscriber(row: dict[str, Any]) -> Subscriber:
         keywords=tuple(json.loads(row["keywords"] or "[]")),
         max_papers=row["max_papers"],
         active=bool(row["active"]),
+        frequency=row.get("frequency") or "daily",
+        weekday=row.get("weekday"),
+        match=row.get("match") or "all",
     )
