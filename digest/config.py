@@ -37,6 +37,16 @@ class SourcesConfig:
     catchup_days: int = 7
     timeout: float = 30.0
     contact: str | None = None
+    # Search Hugging Face / arXiv for dump papers' arXiv ids: None = only when a
+    # live source (hf_daily, arxiv_categories) is on, so offline runs stay offline.
+    resolve_links: bool | None = None
+    resolve_limit: int = 60  # papers looked up per run, newest first
+
+    @property
+    def resolving(self) -> bool:
+        if self.resolve_links is None:
+            return self.hf_daily or bool(self.arxiv_categories)
+        return self.resolve_links
 
 
 @dataclass
@@ -137,6 +147,7 @@ _POSITIVE = {
     ("sources", "catchup_days"),
     ("email", "timeout"),
     ("sources", "timeout"),
+    ("sources", "resolve_limit"),
 }
 
 

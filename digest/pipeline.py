@@ -182,6 +182,13 @@ def _ingest(db: Database, settings: Settings, dumps: list[str] | None, report: R
         from digest.live import fetch_enabled_sources
 
         results += fetch_enabled_sources(db, settings)
+    if settings.sources.resolving:
+        from digest.sources.resolve import resolve_links
+
+        # Links are a nicety: a search that is down is a note, not a failed run;
+        # the papers it could not answer are looked up next run.
+        resolved = resolve_links(db, settings)
+        report.notes += [resolved.line, *(f"links: {e}" for e in resolved.errors)]
     for r in results:
         report.new_papers += r.new
         if r.error:

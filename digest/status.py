@@ -11,6 +11,7 @@ from digest.config import Settings
 from digest.errors import ConfigError
 from digest.locks import holder as lock_holder
 from digest.store.deliveries import status_lines as mail_status_lines
+from digest.store.links import lookup_counts
 from digest.store.llm_calls import status_lines as llm_status_lines
 from digest.store.papers import last_source
 from digest.store.runs import last_run, process_alive
@@ -62,6 +63,12 @@ def _source_lines(db: Database, settings: Settings) -> list[str]:
     lines.append(
         "live sources: "
         + (", ".join(live) if live else "off ([sources] hf_daily, arxiv_categories)")
+    )
+    links = lookup_counts(db)
+    state = "on" if settings.sources.resolving else "off"
+    lines.append(
+        f"dump papers' arXiv links: {links['found']} found, {links['missed']} not found"
+        f" ([sources] resolve_links {state})"
     )
     return lines
 

@@ -141,6 +141,11 @@ def parse_items(items: list[Any], day: str, warnings: list[str]) -> list[Entry]:
     return [Entry(paper, rank=rank, listed=day) for rank, (_, paper) in enumerate(ranked, 1)]
 
 
+def parse_item(item: Any) -> Paper:
+    """One item of a daily-papers or paper-search reply; ValueError if unusable."""
+    return _paper(item)
+
+
 def _paper(item: Any) -> Paper:
     if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
         raise ValueError("no 'paper' object")

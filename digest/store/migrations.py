@@ -254,3 +254,14 @@ def m020_subscriber_cadence(db: Database) -> None:
     db["subscribers"].add_column("frequency", str, not_null_default="daily")
     db["subscribers"].add_column("weekday", str)  # mon..sun, weekly subscribers only
     db["subscribers"].add_column("match", str, not_null_default="all")
+
+
+@migrations()
+def m021_link_lookups(db: Database) -> None:
+    # Dump papers searched for on Hugging Face / arXiv by title (digest/store/links.py):
+    # a miss is remembered so the same title is not searched for every run.
+    db["link_lookups"].create(
+        {"paper_id": int, "checked_at": str, "found": str, "detail": str},
+        pk="paper_id",
+        foreign_keys=[("paper_id", "papers", "id")],
+    )
