@@ -15,6 +15,8 @@ arXiv is not searched for again for MISS_DAYS days.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
@@ -49,20 +51,20 @@ def record_miss(db: Database, paper_id: int, detail: str, now: str | None = None
 def record_match(db: Database, paper_id: int, found: Paper, now: str | None = None) -> bool:
     """Give a stored paper what a matching search result knows; False when its arXiv
     id already belongs to another paper row (the rows stay apart, as in ingest)."""
-    ident = arxiv_key(found.arxiv_id) if found.arxiv_id else None
+    if not found.arxiv_id:
+        return False
+    ident = arxiv_key(found.arxiv_id)
     page = found.url if found.url and not found.url.startswith(_ARXIV_ABS) else None
     fallback = found.url if found.url and found.url.startswith(_ARXIV_ABS) else None
-    with db.atomic():
-        holder = db.execute("SELECT id FROM papers WHERE arxiv_id = ?", [ident]).fetchone()
-        if ident is None or (holder and holder[0] != paper_id):
-            _remember(db, paper_id, None, f"arXiv {ident} is held by paper {holder and holder[0]}")
-            return False
+    with _immediate(db):
         db.execute(
-            "UPDATE papers SET arxiv_id = COALESCE(arxiv_id, ?), url = COALESCE(?, url, ?),"
-            " authors = COALESCE(authors, ?), published = COALESCE(published, ?),"
-            " github_repo = COALESCE(github_repo, ?), project_page = COALESCE(project_page, ?)"
-            " WHERE id = ?",
+            "UPDATE papers SET arxiv_id = COALESCE(arxiv_id,"
+            " (SELECT ? WHERE NOT EXISTS (SELECT 1 FROM papers WHERE arxiv_id = ?))),"
+            " url = COALESCE(?, url, ?), authors = COALESCE(authors, ?),"
+            " published = COALESCE(published, ?), github_repo = COALESCE(github_repo, ?),"
+            " project_page = COALESCE(project_page, ?) WHERE id = ?",
             [
+                ident,
                 ident,
                 page,
                 fallback,
@@ -73,8 +75,28 @@ def record_match(db: Database, paper_id: int, found: Paper, now: str | None = No
                 paper_id,
             ],
         )
-        _remember(db, paper_id, ident, "found", now)
-    return True
+        row = db.execute("SELECT arxiv_id FROM papers WHERE id = ?", [paper_id]).fetchone()
+        took = row is not None and row[0] == ident
+        _remember(
+            db,
+            paper_id,
+            ident if took else None,
+            "found" if took else f"arXiv {ident} is held by another paper",
+            now,
+        )
+    return took
+
+
+@contextmanager
+def _immediate(db: Database) -> Iterator[None]:
+    """A write transaction that takes the write lock at once (no upgrade deadlock)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def lookup_counts(db: Database) -> dict[str, int]:
