@@ -15,8 +15,6 @@ arXiv is not searched for again for MISS_DAYS days.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
@@ -56,7 +54,7 @@ def record_match(db: Database, paper_id: int, found: Paper, now: str | None = No
     ident = arxiv_key(found.arxiv_id)
     page = found.url if found.url and not found.url.startswith(_ARXIV_ABS) else None
     fallback = found.url if found.url and found.url.startswith(_ARXIV_ABS) else None
-    with _immediate(db):
+    with db.atomic():  # BEGIN IMMEDIATE (digest.store.Store)
         db.execute(
             "UPDATE papers SET arxiv_id = COALESCE(arxiv_id,"
             " (SELECT ? WHERE NOT EXISTS (SELECT 1 FROM papers WHERE arxiv_id = ?))),"
@@ -85,18 +83,6 @@ def record_match(db: Database, paper_id: int, found: Paper, now: str | None = No
             now,
         )
     return took
-
-
-@contextmanager
-def _immediate(db: Database) -> Iterator[None]:
-    """A write transaction that takes the write lock at once (no upgrade deadlock)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def lookup_counts(db: Database) -> dict[str, int]:
