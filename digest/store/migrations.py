@@ -265,3 +265,15 @@ def m021_link_lookups(db: Database) -> None:
         pk="paper_id",
         foreign_keys=[("paper_id", "papers", "id")],
     )
+
+
+@migrations()
+def m070_subscriber_last_sent(db: Database) -> None:
+    # When each reader's last email was accepted, kept on the subscriber row:
+    # a send serves the never-emailed first, then the longest-waiting (a run cut
+    # short does not starve the same readers every day), without reading history.
+    db["subscribers"].add_column("last_sent", str)
+    db.execute(
+        "UPDATE subscribers SET last_sent = (SELECT MAX(sent_at) FROM deliveries d"
+        " WHERE d.subscriber_id = subscribers.id AND d.status = 'sent')"
+    )
