@@ -69,7 +69,10 @@ def _database_lines(db: Database, settings: Settings, pruned: dict[str, int]) ->
             size += f.stat().st_size if f.exists() else 0
     first = f"{settings.db} ({size / 1e6:.1f} MB)" if path else f"{settings.db}"
     if not any(pruned.values()):
-        return [first, "nothing pruned yet (delivery detail older than the window is)"]
+        return [
+            first,
+            "nothing pruned yet (delivery detail older than the window is pruned after each send)",
+        ]
     return [
         first,
         f"pruned: {pruned.get('delivered', 0)} delivered-paper rows past the window,"
