@@ -6,6 +6,8 @@ add a new one below it. Each runs in its own transaction.
 
 from __future__ import annotations
 
+import itertools
+
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("digest")
@@ -312,18 +314,22 @@ def m072_compact_deliveries(db: Database) -> None:
     )
     db.execute("CREATE INDEX idx_selections_hash ON selections (hash)")
     db["deliveries"].add_column("selection_id", int)
-    lists: dict[int, list[int]] = {}
-    for delivery_id, paper_id in db.execute(
-        "SELECT delivery_id, paper_id FROM delivery_papers ORDER BY delivery_id, position"
-    ):
-        lists.setdefault(delivery_id, []).append(paper_id)
     from digest.store.selections import selection_id
 
-    for delivery_id, ids in lists.items():
-        db.execute(
-            "UPDATE deliveries SET selection_id = ? WHERE id = ?",
-            [selection_id(db, ids), delivery_id],
-        )
+    # Streamed one digest at a time: a big history must not be held in memory.
+    rows = db.conn.execute(
+        "SELECT delivery_id, paper_id FROM delivery_papers ORDER BY delivery_id, position"
+    )
+    current, ids = None, []
+    for delivery_id, paper_id in itertools.chain(rows, [(None, None)]):
+        if delivery_id != current and current is not None:
+            db.execute(
+                "UPDATE deliveries SET selection_id = ? WHERE id = ?",
+                [selection_id(db, ids), current],
+            )
+            ids = []
+        current = delivery_id
+        ids.append(paper_id)
     if db.execute("SELECT 1 FROM deliveries WHERE selection_id IS NULL LIMIT 1").fetchone():
         db.execute(
             "UPDATE deliveries SET selection_id = ? WHERE selection_id IS NULL",
