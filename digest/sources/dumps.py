@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from digest.errors import DumpError
 from digest.models import Entry, Paper
+from digest.text import printable
 
 MAX_LINE = 65_536  # characters; real abstracts are under 3,000
 SUFFIXES = {".txt", ".text", ".dump", ""}
@@ -118,7 +119,7 @@ def _lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, str]]:
                 f"{path}: not UTF-8 text (bad byte 0x{raw[exc.start]:02x} on line {number}); "
                 "save the dump as UTF-8"
             ) from exc
-        text = text.rstrip("\r\n").strip()
+        text = printable(text)  # no terminal control sequence gets past ingest
         if len(text) > MAX_LINE:
             raise DumpError(
                 f"{path}: line {number} is longer than {MAX_LINE:,} characters: "
