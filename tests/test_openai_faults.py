@@ -67,7 +67,7 @@ def test_transient_faults_are_retried_by_the_sdk_and_the_paper_is_summarised(
     ("fault", "complaint"),
     [
         ("truncated", "not valid JSON"),
-        ("length", "cut off at the length limit"),
+        ("length", "cut off at 400 tokens"),
         ("refusal", "the model refused (I'm sorry, I can't help with that request.)"),
         ("bad_tag", "tag 'quantum-gardening' is not in the vocabulary"),
         ("long_tldr", "the tldr has 60 words; at most 35"),
@@ -95,7 +95,7 @@ def test_a_bad_reply_gets_one_repair_attempt(invoke, seeds, fake, tmp_path, faul
     ("fault", "complaint"),
     [
         ("truncated", "not valid JSON"),
-        ("length", "cut off at the length limit"),
+        ("length", "cut off at 400 tokens"),
         ("refusal", "the model refused"),
         ("bad_tag", "is not in the vocabulary"),
         ("long_tldr", "the tldr has 60 words"),

@@ -262,7 +262,7 @@ class OpenAIBackend:
             run.spent += call.cost
             run.max_output = max(run.max_output, call.output_tokens or 0)
             try:
-                reply = read_reply(completion, self.vocabulary)
+                reply = read_reply(completion, self.vocabulary, self.llm.max_output_tokens)
             except ReplyError as exc:
                 error = str(exc)
                 calls.append(replace(call, status="invalid", error=error))
@@ -280,7 +280,11 @@ class OpenAIBackend:
         return self._fallback(paper, reason), calls
 
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": self.model, "messages": messages}
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": self.llm.max_output_tokens,  # never unbounded: see [llm]
+        }
         if self._format is not None:
             request["response_format"] = self._format
         if self.llm.temperature is not None:
@@ -295,7 +299,9 @@ class OpenAIBackend:
             (tokens_in or 0) * self.llm.price_input_per_mtok
             + (tokens_out or 0) * self.llm.price_output_per_mtok
         ) / 1e6
-        return LLMCall("ok", latency_ms, tokens_in, tokens_out, cost)
+        choices = getattr(completion, "choices", None) or [None]
+        finish = getattr(choices[0], "finish_reason", None)
+        return LLMCall("ok", latency_ms, tokens_in, tokens_out, cost, finish_reason=_short(finish))
 
     def _failed(
         self, paper: Paper, exc: openai.APIError, run: RunState, calls: list[LLMCall]
@@ -336,3 +342,8 @@ class OpenAIBackend:
         return replace(
             self._offline.summarize(paper), fallback_from=self.fallback_from, error=reason
         )
+
+
+def _short(value: Any) -> str | None:
+    """A finish_reason as stored: a short string, whatever the server sent."""
+    return str(value)[:40] if value is not None else None
