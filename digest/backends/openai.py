@@ -36,6 +36,7 @@ from digest.backends.llm_reply import (
 )
 from digest.backends.llm_run import RunState, is_local
 from digest.backends.offline import OfflineBackend
+from digest.backends.server_watch import ServerWatch
 from digest.config import check_url, key_label
 from digest.errors import BackendError, MissingKeyError
 from digest.models import Paper, Summary
@@ -84,6 +85,7 @@ class OpenAIBackend:
         self._offline = OfflineBackend(tags)
         self._api_key = api_key
         self._client_factory = client_factory
+        self._watch = ServerWatch()  # what the server answered that no API would
         self._system = render_system(self.vocabulary, llm.language, llm.structured_output)
         self._format = response_format(llm.structured_output, self.vocabulary)
         self.prompt_version = prompt_version(self._system, self._format, llm.structured_output)
@@ -145,11 +147,14 @@ class OpenAIBackend:
                 f"No API key: set {self.llm.api_key_env} (or [llm] api_key_env) "
                 "or use --backend offline"
             )
+        self._watch = ServerWatch()
+        hooks = {"response": [self._watch.on_response]}
         return openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self._api_key,
             timeout=self.llm.timeout,
             max_retries=self.llm.max_retries,
+            http_client=openai.DefaultAsyncHttpxClient(event_hooks=hooks),
         )
 
     async def _drive(
@@ -256,8 +261,10 @@ class OpenAIBackend:
                 await run.pace(self.llm.requests_per_minute)
                 completion = await client.chat.completions.create(**self._request(messages))
             except openai.APIError as exc:
+                self._check_server()
                 latency = (time.perf_counter() - started) * 1000
                 return self._failed(paper, exc, run, [*calls, LLMCall("error", latency)])
+            self._check_server()
             call = self._call(completion, (time.perf_counter() - started) * 1000)
             run.spent += call.cost
             run.max_output = max(run.max_output, call.output_tokens or 0)
@@ -278,6 +285,12 @@ class OpenAIBackend:
         reason = f"invalid reply, also after a repair attempt: {error}"
         run.count_failure(reason, self._setup_hint)
         return self._fallback(paper, reason), calls
+
+    def _check_server(self) -> None:
+        """Stop the run at the first answer no OpenAI-compatible API would give."""
+        message = self._watch.message(self.base_url)
+        if message is not None:
+            raise _Stop(message)
 
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         request: dict[str, Any] = {
