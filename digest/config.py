@@ -62,6 +62,9 @@ class LLMConfig:
     language: str = "English"
     structured_output: str = "json_schema"
     temperature: float | None = None
+    # Sent as max_tokens: a model that rambles stops here instead of at its context
+    # limit; enough for the schema's TL;DR + summary + tags.
+    max_output_tokens: int = 400
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
     max_cost_per_run: float | None = None
@@ -142,6 +145,7 @@ _CHOICES = {
 _POSITIVE = {
     ("llm", "concurrency"),
     ("llm", "timeout"),
+    ("llm", "max_output_tokens"),
     ("digest", "max_papers"),
     ("digest", "max_age_days"),
     ("sources", "catchup_days"),

@@ -206,6 +206,7 @@ def _summarise(
     from digest.errors import BackendError
     from digest.summarize import (
         SummarizeReport,
+        collapse,
         fall_back_offline,
         pending_papers,
         summarize_papers,
@@ -238,7 +239,7 @@ def _summarise(
     report.fell_back = result.fell_back
     if result.stopped:
         report.errors.append(f"summarise: {result.stopped}")
-    report.errors += [f"summarise: {e}" for e in result.errors[:20]]
+    report.errors += [f"summarise: {e}" for e in collapse(result.errors)[:20]]
 
 
 def _send(

@@ -265,3 +265,10 @@ def m021_link_lookups(db: Database) -> None:
         pk="paper_id",
         foreign_keys=[("paper_id", "papers", "id")],
     )
+
+
+@migrations()
+def m050_llm_call_finish_reason(db: Database) -> None:
+    # Why the model stopped ("stop", "length" at [llm] max_output_tokens, ...): a reply
+    # cut at the bound is told apart from one that was merely wrong.
+    db["llm_calls"].add_column("finish_reason", str)
