@@ -78,6 +78,10 @@ class DigestConfig:
     max_age_days: int = 7
     send_empty: bool = False
     templates_dir: str | None = None
+    # Where readers' links point (never a source's API base URL, which may be a mirror).
+    hf_url: str = "https://huggingface.co"
+    # The public address of this digest's archive, for the email's "and N more" link.
+    public_url: str | None = None
 
 
 @dataclass
@@ -127,6 +131,8 @@ _URLS = (
     ("sources", "hf_base_url"),
     ("sources", "arxiv_base_url"),
     ("sources", "arxiv_rss_base_url"),
+    ("digest", "hf_url"),
+    ("digest", "public_url"),
 )
 _TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")
 _SECTIONS = {

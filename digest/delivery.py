@@ -302,21 +302,23 @@ def _send_one(
         return Outcome(sub.email, "nothing", detail=draft.reason)
     papers = _papers(db, draft.paper_ids)
     rendered = render_email(settings, sub, papers, draft.digest_date)
+    # Papers left out to keep the email under the clipping size stay due.
+    shown = [p["id"] for p in papers[: rendered.papers]]
     retry = f"retry of the digest of {draft.digest_date}" if draft.delivery else ""
     if dry_run or transport is None:
-        return Outcome(sub.email, "would-send", len(papers), detail=retry)
+        return Outcome(sub.email, "would-send", len(shown), detail=retry)
     stamp = now.replace(microsecond=0).isoformat()
     delivery = draft.delivery or start_delivery(
         db,
         _id(sub),
-        draft.paper_ids,
+        shown,
         digest_date=draft.digest_date,
         now=stamp,
         message_id=new_message_id(settings),
     )
     if delivery is None:  # another sender delivered these papers meanwhile
         return Outcome(sub.email, "nothing", detail="its papers were just delivered")
-    if len(delivery.paper_ids) != len(papers):
+    if list(delivery.paper_ids) != shown:
         papers = _papers(db, delivery.paper_ids)
         rendered = render_email(settings, sub, papers, delivery.digest_date)
     msg = build_message(
@@ -337,7 +339,7 @@ def _send_one(
                 return Outcome(
                     sub.email,
                     "failed",
-                    len(papers),
+                    rendered.papers,
                     detail=f"{failure}; its papers stay due for the next send",
                 )
             record_attempt(db, delivery.id, str(failure), now=stamp)
@@ -346,14 +348,14 @@ def _send_one(
                 return Outcome(
                     sub.email,
                     "pending",
-                    len(papers),
+                    rendered.papers,
                     server_down=failure.server,
                     detail=f"{failure}{tries}; the digest is sent again next time",
                 )
             sleep(backoff(attempt))
             attempt += 1
     mark_sent(db, delivery.id, now=stamp)
-    return Outcome(sub.email, "sent", len(papers), detail=where)
+    return Outcome(sub.email, "sent", rendered.papers, detail=where)
 
 
 def _id(sub: Subscriber) -> int:
