@@ -97,13 +97,18 @@ class ReaderLinks:
     manage: str
 
 
-def reader_links(settings: Settings, sub: Subscriber) -> ReaderLinks | None:
-    """The reader's signed unsubscribe and manage links, or None without a web."""
+def reader_links(
+    settings: Settings, sub: Subscriber, secret: str | None = None
+) -> ReaderLinks | None:
+    """The reader's signed unsubscribe and manage links, or None without a web.
+
+    The key is read from the environment unless given (the web app has it).
+    """
     if not settings.web.public_url or sub.id is None:
         return None
     from digest.signing import link, web_secret
 
-    secret = web_secret(settings)
+    secret = secret or web_secret(settings)
     version = sub.token_version
     return ReaderLinks(
         unsubscribe=link(settings, secret, "u", "unsubscribe", sub.id, version),

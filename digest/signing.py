@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from digest.config import Settings
 from digest.errors import ConfigError, DigestError
@@ -59,16 +59,25 @@ def web_secret(settings: Settings, env: Mapping[str, str] | None = None) -> str:
     return value
 
 
-def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+def _serializer(secret: str, purpose: str, issued: int | None = None) -> URLSafeTimedSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
+    signer = TimestampSigner
+    if issued is not None:  # a token dated in the past (expiry is tested this way)
+        signer = type("IssuedAt", (TimestampSigner,), {"get_timestamp": lambda self: issued})
     # The purpose is the salt: a signature for one purpose is invalid for another.
-    return URLSafeTimedSerializer(secret, salt=f"digest.{purpose}")
+    return URLSafeTimedSerializer(secret, salt=f"digest.{purpose}", signer=signer)
 
 
-def make_token(secret: str, purpose: str, subject: int, version: int = 0) -> str:
-    """A URL-safe signed token for `purpose` about `subject` (an id) at `version`."""
-    return _serializer(secret, purpose).dumps([int(subject), int(version)])
+def make_token(
+    secret: str, purpose: str, subject: int, version: int = 0, *, issued: int | None = None
+) -> str:
+    """A URL-safe signed token for `purpose` about `subject` (an id) at `version`.
+
+    It records when it was made (`issued`, Unix seconds; default now), so a
+    reader can refuse it after a maximum age.
+    """
+    return _serializer(secret, purpose, issued).dumps([int(subject), int(version)])
 
 
 def read_token(secret: str, purpose: str, token: str, max_age: float | None = None) -> Token:
