@@ -90,6 +90,10 @@ def preflight(settings: Settings) -> None:
 
     sender(settings)
     unsubscribe_target(settings, "reader@example.org")
+    if settings.web.public_url:
+        from digest.signing import web_secret
+
+        web_secret(settings)  # the links in emails are signed with it
     compile_templates(settings.digest.templates_dir)
     check_config_subscribers(settings)
     if settings.email.backend == "smtp":

@@ -268,6 +268,33 @@ def m021_link_lookups(db: Database) -> None:
 
 
 @migrations()
+def m030_web(db: Database) -> None:
+    # Signed links in emails carry the subscriber's token_version; bumping it (on
+    # unsubscribe) makes every older manage link stop working.
+    db["subscribers"].add_column("token_version", int, not_null_default=0)
+    # Sign-ups from the web page wait here until the emailed link is clicked: only
+    # then is a subscriber created or reactivated (double opt-in).
+    db["signups"].create(
+        {
+            "id": int,
+            "email": str,
+            "name": str,
+            "tags": str,  # JSON list
+            "keywords": str,  # JSON list
+            "frequency": str,
+            "created": str,
+            "confirmed": str,  # when the link was clicked; a link works once
+        },
+        pk="id",
+        not_null={"email", "created"},
+    )
+    db["signups"].create_index(["email"])
+    # Rate limits for the web forms: one row per attempt, keyed by address or client.
+    db["web_hits"].create({"key": str, "at": str}, not_null={"key", "at"})
+    db["web_hits"].create_index(["key", "at"])
+
+
+@migrations()
 def m050_llm_call_finish_reason(db: Database) -> None:
     # Why the model stopped ("stop", "length" at [llm] max_output_tokens, ...): a reply
     # cut at the bound is told apart from one that was merely wrong.
