@@ -13,7 +13,7 @@ from digest.config import Settings
 from digest.render import render
 from digest.store.papers import latest_arrival_day
 from digest.store.summaries import listing
-from digest.summarize import pending_papers, summarize_papers
+from digest.summarize import pending_papers, summarize_as_run
 
 FORMATS = {"md": "digest.md.j2"}
 
@@ -42,7 +42,7 @@ def build_digest(
     missing = [p["id"] for p in papers if p["tldr"] is None]
     if missing and backend is not None:
         todo = pending_papers(db, backend, paper_ids=missing)
-        summarize_papers(db, backend, todo)
+        summarize_as_run(db, backend, todo, "build")
         papers = listing(db, since=since, limit=limit)
     writers = sorted({_writer(p) for p in papers if p["tldr"]})
     text = render(
