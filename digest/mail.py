@@ -75,6 +75,33 @@ def unsubscribe_target(settings: Settings, email: str) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class ReaderLinks:
+    """A reader's own signed links (with [web] public_url set)."""
+
+    unsubscribe: str  # RFC 8058 one-click target; a GET shows a button
+    manage: str
+
+
+def reader_links(
+    settings: Settings, sub: Subscriber, secret: str | None = None
+) -> ReaderLinks | None:
+    """The reader's signed unsubscribe and manage links, or None without a web.
+
+    The key is read from the environment unless given (the web app has it).
+    """
+    if not settings.web.public_url or sub.id is None:
+        return None
+    from digest.signing import link, web_secret
+
+    secret = secret or web_secret(settings)
+    version = sub.token_version
+    return ReaderLinks(
+        unsubscribe=link(settings, secret, "u", "unsubscribe", sub.id, version),
+        manage=link(settings, secret, "m", "manage", sub.id, version),
+    )
+
+
 def render_email(
     settings: Settings,
     sub: Subscriber,
@@ -104,6 +131,7 @@ def _render(
     settings: Settings, sub: Subscriber, papers: list[dict[str, Any]], digest_date: str, shown: int
 ) -> RenderedEmail:
     day = date.fromisoformat(digest_date)
+    links = reader_links(settings, sub)
     hf_url = settings.digest.hf_url
     items = [paper_view(p, n, hf_url) for n, p in enumerate(papers[:shown], 1)]
     title = " ".join(settings.digest.title.split()) or "Trending papers"
@@ -124,7 +152,8 @@ def _render(
         "reader": " ".join((sub.name or "").split()),
         "email": sub.email,
         "filters": _filters(sub),
-        "unsubscribe": unsubscribe_target(settings, sub.email),
+        "unsubscribe": links.unsubscribe if links else unsubscribe_target(settings, sub.email),
+        "manage": links.manage if links else None,
     }
     folder = settings.digest.templates_dir
     # Both end with a newline, as they do once in the message.
@@ -176,15 +205,34 @@ def build_message(
     msg["Subject"] = email.subject
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = message_id
-    target = unsubscribe_target(settings, sub.email)
-    if target:
-        msg["List-Unsubscribe"] = f"<{target}>"
+    for name, value in list_unsubscribe_headers(settings, sub).items():
+        msg[name] = value
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(email.text)
     msg.add_alternative(email.html, subtype="html")
     # A boundary derived from the Message-ID: a resent digest is byte-for-byte the same.
     msg.set_boundary("==digest-" + hashlib.sha256(message_id.encode()).hexdigest()[:32])
     return msg
+
+
+def list_unsubscribe_headers(settings: Settings, sub: Subscriber) -> dict[str, str]:
+    """List-Unsubscribe (and, with a web, RFC 8058's List-Unsubscribe-Post).
+
+    With [web] public_url the first target is the reader's signed https link,
+    which accepts the one-click POST mail providers send; a configured mailto:
+    list_unsubscribe follows it as a second choice.
+    """
+    target = unsubscribe_target(settings, sub.email)
+    links = reader_links(settings, sub)
+    if links is None:
+        return {"List-Unsubscribe": f"<{target}>"} if target else {}
+    targets = [links.unsubscribe]
+    if target and target.lower().startswith("mailto:"):
+        targets.append(target)
+    return {
+        "List-Unsubscribe": ", ".join(f"<{t}>" for t in targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 def _filters(sub: Subscriber) -> str:

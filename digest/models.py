@@ -73,6 +73,7 @@ class Subscriber:
     frequency: str = "daily"  # or "weekly" (digest/cadence.py)
     weekday: str | None = None  # mon..sun, weekly only
     match: str = "all"  # tags and keywords both ("all") or either ("any")
+    token_version: int = 0  # signed links carry it; bumped on unsubscribe (digest/signing.py)
 
 
 @dataclass
