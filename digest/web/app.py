@@ -20,7 +20,7 @@ from digest.errors import ConfigError
 from digest.render import environment
 from digest.signing import web_secret
 from digest.transport import Transport
-from digest.web import subscribe, unsubscribe
+from digest.web import manage, subscribe, unsubscribe
 from digest.web.context import Web
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,8 @@ def create_app(
         Route("/subscribe", subscribe.subscribe_post, methods=["POST"]),
         Route("/confirm/{token}", subscribe.confirm_page, methods=["GET"]),
         Route("/confirm/{token}", subscribe.confirm_post, methods=["POST"]),
+        Route("/m/{token}", manage.manage_page, methods=["GET"]),
+        Route("/m/{token}", manage.manage_post, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,
