@@ -219,6 +219,11 @@ def list_unsubscribe_headers(settings: Settings, sub: Subscriber) -> dict[str, s
     }
 
 
+def paper_view(p: dict[str, Any], rank: int, hf_base_url: str) -> dict[str, Any]:
+    """What a reader sees of one paper, in the email and on the web pages alike."""
+    return _item(p, rank, hf_base_url)
+
+
 def _item(p: dict[str, Any], rank: int, hf_base_url: str) -> dict[str, Any]:
     url, label = paper_link(p, hf_base_url)
     authors = list(p.get("authors") or [])
