@@ -62,6 +62,9 @@ class LLMConfig:
     language: str = "English"
     structured_output: str = "json_schema"
     temperature: float | None = None
+    # Sent as max_tokens: a model that rambles stops here instead of at its context
+    # limit; enough for the schema's TL;DR + summary + tags.
+    max_output_tokens: int = 400
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
     max_cost_per_run: float | None = None
@@ -75,6 +78,10 @@ class DigestConfig:
     max_age_days: int = 7
     send_empty: bool = False
     templates_dir: str | None = None
+    # Where readers' links point (never a source's API base URL, which may be a mirror).
+    hf_url: str = "https://huggingface.co"
+    # The public address of this digest's archive, for the email's "and N more" link.
+    public_url: str | None = None
 
 
 @dataclass
@@ -135,6 +142,8 @@ _URLS = (
     ("sources", "hf_base_url"),
     ("sources", "arxiv_base_url"),
     ("sources", "arxiv_rss_base_url"),
+    ("digest", "hf_url"),
+    ("digest", "public_url"),
     ("web", "public_url"),
 )
 _TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")
@@ -155,6 +164,7 @@ _CHOICES = {
 _POSITIVE = {
     ("llm", "concurrency"),
     ("llm", "timeout"),
+    ("llm", "max_output_tokens"),
     ("digest", "max_papers"),
     ("digest", "max_age_days"),
     ("sources", "catchup_days"),

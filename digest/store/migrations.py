@@ -292,3 +292,22 @@ def m030_web(db: Database) -> None:
     # Rate limits for the web forms: one row per attempt, keyed by address or client.
     db["web_hits"].create({"key": str, "at": str}, not_null={"key", "at"})
     db["web_hits"].create_index(["key", "at"])
+
+
+@migrations()
+def m050_llm_call_finish_reason(db: Database) -> None:
+    # Why the model stopped ("stop", "length" at [llm] max_output_tokens, ...): a reply
+    # cut at the bound is told apart from one that was merely wrong.
+    db["llm_calls"].add_column("finish_reason", str)
+
+
+@migrations()
+def m070_subscriber_last_sent(db: Database) -> None:
+    # When each reader's last email was accepted, kept on the subscriber row:
+    # a send serves the never-emailed first, then the longest-waiting (a run cut
+    # short does not starve the same readers every day), without reading history.
+    db["subscribers"].add_column("last_sent", str)
+    db.execute(
+        "UPDATE subscribers SET last_sent = (SELECT MAX(sent_at) FROM deliveries d"
+        " WHERE d.subscriber_id = subscribers.id AND d.status = 'sent')"
+    )

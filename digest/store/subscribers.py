@@ -204,9 +204,16 @@ def get_subscriber(db: Database, email: str) -> Subscriber:
     return _to_subscriber(row)
 
 
-def list_subscribers(db: Database, *, active_only: bool = False) -> list[Subscriber]:
+def list_subscribers(
+    db: Database, *, active_only: bool = False, longest_waiting_first: bool = False
+) -> list[Subscriber]:
+    """Subscribers by address, or (`longest_waiting_first`, the order a send
+    serves them in) the never-emailed first, then by the oldest last email:
+    a send cut short every day (a job timeout, SIGTERM) still reaches everyone
+    in turn instead of the same first readers."""
     where = "active = 1" if active_only else "1"
-    rows = db.query(f"SELECT * FROM subscribers WHERE {where} ORDER BY email")
+    order = "last_sent IS NOT NULL, last_sent, email" if longest_waiting_first else "email"
+    rows = db.query(f"SELECT * FROM subscribers WHERE {where} ORDER BY {order}")
     return [_to_subscriber(r) for r in rows]
 
 

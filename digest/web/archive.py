@@ -3,7 +3,7 @@ day, the list of days, a tag's papers, one paper, search results.
 
 Both the live application and `digest site` render these, so the static site
 is the same pages minus the forms. Paper text goes through the email's read
-model (`mail.paper_view`), so a paper reads the same in the inbox and here.
+model (`email_view.paper_view`), so a paper reads the same in the inbox and here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.config import Settings
-from digest.mail import paper_view
+from digest.email_view import paper_view
 from digest.store import archive
 
 PER_PAGE = 20  # papers on a tag or search page
@@ -32,7 +32,7 @@ class NotFound(Exception):
 def views(papers: list[dict[str, Any]], settings: Settings, root: str) -> list[dict[str, Any]]:
     out = []
     for n, p in enumerate(papers, 1):
-        view = paper_view(p, n, settings.sources.hf_base_url)
+        view = paper_view(p, n, settings.digest.hf_url)
         view["page"] = f"{root}/paper/{p['id']}"
         view["first_seen"] = str(p["first_seen"])[:10]
         out.append(view)
