@@ -205,6 +205,7 @@ def _item(p: dict[str, Any], rank: int, hf_base_url: str) -> dict[str, Any]:
         "byline": byline,
         "upvotes": p.get("upvotes"),
         "note": note,
+        "reason": " ".join(str(p.get("reason") or "").split()) or None,
     }
 
 
