@@ -188,7 +188,7 @@ class Ranker:
         recent = ups[-_REASON_LIKES:]
         if recent:
             block, _ = lex.block([max(r, 0) for r in rows] + recent)
-            sims = block[: len(shown)] @ block[len(shown) :].T  # shown x liked
+            sims = _products(block[: len(shown)], block[len(shown) :])  # shown x liked
             sims[rows < 0] = 0.0
             sims[rows[:, None] == np.array(recent)[None, :]] = 0.0  # not "like itself"
             like_of = np.argmax(sims, axis=1)
@@ -240,7 +240,7 @@ def logistic_weights(
     A dozen steps converge; no solver library is needed.
     """
     xs = x.astype(np.float64)
-    gram = xs @ xs.T + 1.0
+    gram = _products(xs, xs) + 1.0
     n = len(y)
     pos = y.sum()
     weights = np.where(y > 0, n / (2 * max(pos, 1)), n / (2 * max(n - pos, 1))) / n
@@ -253,7 +253,13 @@ def logistic_weights(
         a -= step
         if float(np.abs(step).max()) < 1e-6:
             break
-    return xs.T @ a
+    return np.einsum("ij,i->j", xs, a)
+
+
+def _products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b.T for the small matrices of one reader, without BLAS: its threads cost
+    more to wake (on a busy machine, tens of milliseconds) than these products take."""
+    return np.einsum("ik,jk->ij", a, b)
 
 
 def _short(text: str, limit: int) -> str:
