@@ -37,6 +37,7 @@ from digest.locks import hold
 from digest.mail import build_message, new_message_id, render_email, sender
 from digest.models import Subscriber
 from digest.rank import Ranking
+from digest.send_report import Outcome, SendReport
 from digest.store import db_file
 from digest.store.deliveries import (
     REJECTED_LIMIT,
@@ -58,89 +59,10 @@ LOCK_WAIT_S = 3600.0
 _ALREADY = "already sent the digest"
 log = logging.getLogger(__name__)
 
-# Outcomes that make `digest send` exit with status 1.
-FAILED = ("failed", "pending", "skipped")
-
 
 def default_backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt number `attempt` (1, 2, ...): 2, 4, 8 ... 60."""
     return float(min(2**attempt, 60))
-
-
-@dataclass
-class Outcome:
-    """What happened for one subscriber in this run."""
-
-    email: str
-    status: str  # sent | nothing | waiting | failed | pending | skipped | paused | would-send
-    papers: int = 0
-    detail: str = ""  # where it went, or why not
-    server_down: bool = False  # the failure would hit the next subscribers too
-    held_back: str = ""  # "3 papers under min relevance 0.1 held back", when any
-
-    @property
-    def line(self) -> str:
-        held = f"; {self.held_back}" if self.held_back else ""
-        return self._line() + held
-
-    def _line(self) -> str:
-        count = f"{self.papers} paper{'' if self.papers == 1 else 's'}"
-        texts = {
-            "sent": f"sent {count}" + (f" ({self.detail})" if self.detail else ""),
-            "would-send": f"would send {count}" + (f" ({self.detail})" if self.detail else ""),
-            "nothing": f"nothing new: {self.detail}",
-            "waiting": f"not today: {self.detail}",
-            "failed": f"failed: {self.detail}",
-            "pending": f"not sent: {self.detail}",
-            "skipped": f"not tried: {self.detail}",
-            "paused": f"paused: {self.detail}",
-        }
-        return f"{self.email}: {texts.get(self.status, self.detail)}"
-
-
-@dataclass
-class SendReport:
-    """The outcome of one `send_digests` call, for the CLI and the daily run."""
-
-    dry_run: bool = False
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def sent(self) -> int:
-        return sum(o.status == "sent" for o in self.outcomes)
-
-    @property
-    def failed(self) -> int:
-        return sum(o.status in FAILED for o in self.outcomes)
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0
-
-    @property
-    def errors(self) -> list[str]:
-        return [o.line for o in self.outcomes if o.status in FAILED]
-
-    @property
-    def lines(self) -> list[str]:
-        return [o.line for o in self.outcomes]
-
-    @property
-    def line(self) -> str:
-        """One summary line, e.g. "2 emails sent, 1 failed, 1 with nothing new"."""
-        if self.dry_run:
-            would = sum(o.status == "would-send" for o in self.outcomes)
-            return f"dry run: {would} email{'' if would == 1 else 's'} would be sent"
-        quiet = sum(o.status == "nothing" for o in self.outcomes)
-        later = sum(o.status == "waiting" for o in self.outcomes)
-        parts = [f"{self.sent} email{'' if self.sent == 1 else 's'} sent"]
-        if self.failed:
-            parts.append(f"{self.failed} failed")
-        if quiet:
-            parts.append(f"{quiet} with nothing new")
-        if later:
-            parts.append(f"{later} weekly not due today")
-        return ", ".join(parts)
 
 
 @dataclass
@@ -229,7 +151,7 @@ def _send_all(
         if not subs[0].active:
             raise DigestError(f"{subs[0].email} unsubscribed: `digest subscribe` it to resume")
     else:
-        subs = list_subscribers(db, active_only=True)
+        subs = list_subscribers(db, active_only=True, longest_waiting_first=True)
     report = SendReport(dry_run=dry_run)
     if not subs:
         return report
@@ -316,14 +238,16 @@ def _send_one(
         return Outcome(sub.email, "nothing", detail=draft.reason, held_back=held)
     papers = _papers(db, draft.paper_ids, draft.reasons)
     rendered = render_email(settings, sub, papers, draft.digest_date)
+    # Papers left out to keep the email under the clipping size stay due.
+    shown = [p["id"] for p in papers[: rendered.papers]]
     retry = f"retry of the digest of {draft.digest_date}" if draft.delivery else ""
     if dry_run or transport is None:
-        return Outcome(sub.email, "would-send", len(papers), detail=retry, held_back=held)
+        return Outcome(sub.email, "would-send", len(shown), detail=retry, held_back=held)
     stamp = now.replace(microsecond=0).isoformat()
     delivery = draft.delivery or start_delivery(
         db,
         _id(sub),
-        draft.paper_ids,
+        shown,
         digest_date=draft.digest_date,
         now=stamp,
         message_id=new_message_id(settings),
@@ -331,7 +255,7 @@ def _send_one(
     )
     if delivery is None:  # another sender delivered these papers meanwhile
         return Outcome(sub.email, "nothing", detail="its papers were just delivered")
-    if len(delivery.paper_ids) != len(papers):
+    if list(delivery.paper_ids) != shown:
         papers = _papers(db, delivery.paper_ids, delivery.reasons)
         rendered = render_email(settings, sub, papers, delivery.digest_date)
     msg = build_message(
@@ -352,7 +276,7 @@ def _send_one(
                 return Outcome(
                     sub.email,
                     "failed",
-                    len(papers),
+                    rendered.papers,
                     detail=f"{failure}; its papers stay due for the next send",
                 )
             record_attempt(db, delivery.id, str(failure), now=stamp)
@@ -361,14 +285,14 @@ def _send_one(
                 return Outcome(
                     sub.email,
                     "pending",
-                    len(papers),
+                    rendered.papers,
                     server_down=failure.server,
                     detail=f"{failure}{tries}; the digest is sent again next time",
                 )
             sleep(backoff(attempt))
             attempt += 1
     mark_sent(db, delivery.id, now=stamp)
-    return Outcome(sub.email, "sent", len(papers), detail=where, held_back=held)
+    return Outcome(sub.email, "sent", rendered.papers, detail=where, held_back=held)
 
 
 def _id(sub: Subscriber) -> int:

@@ -10,6 +10,7 @@ from sqlite_utils import Database
 
 from digest.backends import Backend
 from digest.config import Settings
+from digest.email_view import banner, paper_view
 from digest.render import render
 from digest.store.papers import latest_arrival_day
 from digest.store.summaries import listing
@@ -45,18 +46,22 @@ def build_digest(
         summarize_papers(db, backend, todo)
         papers = listing(db, since=since, limit=limit)
     writers = sorted({_writer(p) for p in papers if p["tldr"]})
+    hf_url = settings.digest.hf_url
     text = render(
         FORMATS[fmt],
         settings.digest.templates_dir,
         title=settings.digest.title,
         date=today or datetime.now(UTC).date().isoformat(),
         papers=papers,
+        views=[paper_view(p, n, hf_url) for n, p in enumerate(papers, 1)],
         writers=writers,
+        banner=banner([p for p in papers if p["tldr"]]),
     )
     return Digest(text=text, papers=papers, since=since)
 
 
 def _writer(paper: dict[str, Any]) -> str:
-    if paper["backend"] == "offline":
-        return "offline extractive backend"
-    return f"{paper['model']} ({paper['backend']})"
+    """Who wrote a paper's summary, in the words each paper carries (email_view)."""
+    if paper.get("fallback_from") or paper["backend"] == "offline":
+        return "extracts from the abstracts"
+    return str(paper["model"])

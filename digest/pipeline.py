@@ -90,6 +90,10 @@ def preflight(settings: Settings) -> None:
 
     sender(settings)
     unsubscribe_target(settings, "reader@example.org")
+    if settings.web.public_url:
+        from digest.signing import web_secret
+
+        web_secret(settings)  # the links in emails are signed with it
     compile_templates(settings.digest.templates_dir)
     check_config_subscribers(settings)
     if settings.email.backend == "smtp":
@@ -206,6 +210,7 @@ def _summarise(
     from digest.errors import BackendError
     from digest.summarize import (
         SummarizeReport,
+        collapse,
         fall_back_offline,
         pending_papers,
         summarize_papers,
@@ -238,7 +243,7 @@ def _summarise(
     report.fell_back = result.fell_back
     if result.stopped:
         report.errors.append(f"summarise: {result.stopped}")
-    report.errors += [f"summarise: {e}" for e in result.errors[:20]]
+    report.errors += [f"summarise: {e}" for e in collapse(result.errors)[:20]]
 
 
 def _send(

@@ -34,11 +34,24 @@ def collect(db: Database, settings: Settings) -> dict[str, Any]:
     text["runs"] = _run_lines(run)
     text["schedule"] = _schedule_lines(settings)
     text["model calls"] = llm_status_lines(db, settings)
-    text["subscribers"] = mail_status_lines(db, settings)
+    text["subscribers"] = mail_status_lines(db, settings) + _signup_lines(db)
     ranking = _ranking_lines(db, settings)
     if ranking:
         text["ranking"] = ranking
     return {"counts": c, "last_run": run, "text": text}
+
+
+def _signup_lines(db: Database) -> list[str]:
+    """Web sign-ups whose confirmation link (valid 48 h) is still unclicked."""
+    from datetime import timedelta
+
+    from digest.store.signups import pending_signups
+
+    since = (datetime.now(UTC) - timedelta(hours=48)).replace(microsecond=0).isoformat()
+    waiting = pending_signups(db, since)
+    if not waiting:
+        return []
+    return [f"{waiting} web sign-up{'' if waiting == 1 else 's'} waiting for confirmation"]
 
 
 def _source_lines(db: Database, settings: Settings) -> list[str]:

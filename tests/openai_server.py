@@ -11,7 +11,8 @@ of its title, consumed one per request) or for every request:
     slow            answer only after `slow_seconds` (beyond a short client timeout)
     drop            close the connection without answering
     truncated       200 with JSON cut in half
-    length          200 with cut JSON and finish_reason "length"
+    length          200 with cut JSON and finish_reason "length" (as does any reply
+                    longer than the request's max_tokens, at ~4 characters a token)
     refusal         200 with message.refusal set and no content
     bad_tag         a tag outside the vocabulary
     long_tldr       a 60-word TL;DR
@@ -354,6 +355,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in ("truncated", "length"):
             text = text[: len(text) // 2]
             finish = "length" if fault == "length" else "stop"
+        bound = body.get("max_tokens")
+        if isinstance(bound, int) and len(text or "") // 4 > bound:  # ~4 characters a token
+            text, finish = text[: bound * 4], "length"
         if fault == "refusal":
             text, refusal = None, "I'm sorry, I can't help with that request."
         prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))

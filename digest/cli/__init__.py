@@ -175,3 +175,4 @@ from digest.cli import papers as _papers  # noqa: E402,F401
 from digest.cli import run as _run  # noqa: E402,F401
 from digest.cli import status as _status  # noqa: E402,F401
 from digest.cli import summaries as _summaries  # noqa: E402,F401
+from digest.cli import web as _web  # noqa: E402,F401

@@ -30,7 +30,13 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
     """
     from digest.backends import get_backend
     from digest.store.runs import finish_run, start_run
-    from digest.summarize import SummarizeReport, pending_papers, summarize_papers
+    from digest.summarize import (
+        SummarizeReport,
+        collapse,
+        outcome_line,
+        pending_papers,
+        summarize_papers,
+    )
 
     chosen = get_backend(backend or app.settings.llm.backend, app.settings)
     papers = pending_papers(app.db, chosen, force=force, limit=limit)
@@ -79,17 +85,8 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
         raise
     if tty:
         click.echo(err=True)
-    line = (
-        f"summarised {report.done} papers with {chosen.name} ({chosen.model})"
-        + (f", {report.fell_back} fell back to offline" if report.fell_back else "")
-        + (
-            f"; {report.calls} calls, {report.input_tokens:,} input + "
-            f"{report.output_tokens:,} output tokens, cost {report.cost:.4f}"
-            if report.calls
-            else ""
-        )
-    )
-    problems = ([report.stopped] if report.stopped else []) + report.errors
+    line = outcome_line(report)
+    problems = ([report.stopped] if report.stopped else []) + collapse(report.errors)
     finish_run(
         app.db,
         run_id,

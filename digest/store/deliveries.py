@@ -160,6 +160,11 @@ def mark_sent(db: Database, delivery_id: int, now: str | None = None) -> None:
             [now, delivery_id],
         )
         db.execute(
+            "UPDATE subscribers SET last_sent = ?"
+            " WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = ?)",
+            [now, delivery_id],
+        )
+        db.execute(
             "INSERT OR IGNORE INTO delivered (subscriber_id, paper_id, delivery_id, sent_at)"
             " SELECT d.subscriber_id, dp.paper_id, d.id, ? FROM deliveries d"
             " JOIN delivery_papers dp ON dp.delivery_id = d.id WHERE d.id = ?",

@@ -268,6 +268,52 @@ def m021_link_lookups(db: Database) -> None:
 
 
 @migrations()
+def m030_web(db: Database) -> None:
+    # Signed links in emails carry the subscriber's token_version; bumping it (on
+    # unsubscribe) makes every older manage link stop working.
+    db["subscribers"].add_column("token_version", int, not_null_default=0)
+    # Sign-ups from the web page wait here until the emailed link is clicked: only
+    # then is a subscriber created or reactivated (double opt-in).
+    db["signups"].create(
+        {
+            "id": int,
+            "email": str,
+            "name": str,
+            "tags": str,  # JSON list
+            "keywords": str,  # JSON list
+            "frequency": str,
+            "created": str,
+            "confirmed": str,  # when the link was clicked; a link works once
+        },
+        pk="id",
+        not_null={"email", "created"},
+    )
+    db["signups"].create_index(["email"])
+    # Rate limits for the web forms: one row per attempt, keyed by address or client.
+    db["web_hits"].create({"key": str, "at": str}, not_null={"key", "at"})
+    db["web_hits"].create_index(["key", "at"])
+
+
+@migrations()
+def m050_llm_call_finish_reason(db: Database) -> None:
+    # Why the model stopped ("stop", "length" at [llm] max_output_tokens, ...): a reply
+    # cut at the bound is told apart from one that was merely wrong.
+    db["llm_calls"].add_column("finish_reason", str)
+
+
+@migrations()
+def m070_subscriber_last_sent(db: Database) -> None:
+    # When each reader's last email was accepted, kept on the subscriber row:
+    # a send serves the never-emailed first, then the longest-waiting (a run cut
+    # short does not starve the same readers every day), without reading history.
+    db["subscribers"].add_column("last_sent", str)
+    db.execute(
+        "UPDATE subscribers SET last_sent = (SELECT MAX(sent_at) FROM deliveries d"
+        " WHERE d.subscriber_id = subscribers.id AND d.status = 'sent')"
+    )
+
+
+@migrations()
 def m040_relevance(db: Database) -> None:
     # What a reader cares about (digest/rank): interests in their own words and a
     # relevance floor; papers under it are held back (counted, never dropped).

@@ -194,10 +194,27 @@ def unsubscribe(db: Database, email: str, now: str | None = None) -> bool:
     row = _row(db, normalize_email(email))
     if row is None:
         raise DigestError(f"{email} is not a subscriber: see `digest subscribers`")
-    if not row["active"]:
-        return False
-    db["subscribers"].update(row["id"], {"active": 0, "updated": now or utcnow()})
-    return True
+    return unsubscribe_id(db, row["id"], now)
+
+
+def unsubscribe_id(db: Database, subscriber_id: int, now: str | None = None) -> bool:
+    """Stop sending to a subscriber by id; False if already stopped.
+
+    Their token_version is bumped in the same statement, so manage links in
+    the emails they were sent stop working (digest/signing.py).
+    """
+    with db.atomic():
+        cur = db.execute(
+            "UPDATE subscribers SET active = 0, updated = ?, token_version = token_version + 1"
+            " WHERE id = ? AND active = 1",
+            [now or utcnow(), subscriber_id],
+        )
+        return cur.rowcount > 0
+
+
+def subscriber_by_id(db: Database, subscriber_id: int) -> Subscriber | None:
+    rows = list(db.query("SELECT * FROM subscribers WHERE id = ?", [subscriber_id]))
+    return _to_subscriber(rows[0]) if rows else None
 
 
 def get_subscriber(db: Database, email: str) -> Subscriber:
@@ -207,9 +224,16 @@ def get_subscriber(db: Database, email: str) -> Subscriber:
     return _to_subscriber(row)
 
 
-def list_subscribers(db: Database, *, active_only: bool = False) -> list[Subscriber]:
+def list_subscribers(
+    db: Database, *, active_only: bool = False, longest_waiting_first: bool = False
+) -> list[Subscriber]:
+    """Subscribers by address, or (`longest_waiting_first`, the order a send
+    serves them in) the never-emailed first, then by the oldest last email:
+    a send cut short every day (a job timeout, SIGTERM) still reaches everyone
+    in turn instead of the same first readers."""
     where = "active = 1" if active_only else "1"
-    rows = db.query(f"SELECT * FROM subscribers WHERE {where} ORDER BY email")
+    order = "last_sent IS NOT NULL, last_sent, email" if longest_waiting_first else "email"
+    rows = db.query(f"SELECT * FROM subscribers WHERE {where} ORDER BY {order}")
     return [_to_subscriber(r) for r in rows]
 
 
@@ -446,4 +470,5 @@ def _to_subscriber(row: dict[str, Any]) -> Subscriber:
         match=row.get("match") or "all",
         interests=row.get("interests"),
         min_relevance=row.get("min_relevance"),
+        token_version=row.get("token_version") or 0,
     )
