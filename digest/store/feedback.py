@@ -127,3 +127,16 @@ def ranking_corpus(db: Database, since: str) -> list[tuple[int, str, str]]:
         " OR id IN (SELECT paper_id FROM feedback) ORDER BY id",
         [since],
     ).fetchall()
+
+
+def current_vote(db: Database, sub_id: int, paper_id: int) -> int:
+    """The reader's vote on a paper: +1, -1, or 0 for none."""
+    row = db.execute(
+        "SELECT vote FROM feedback WHERE subscriber_id = ? AND paper_id = ?", [sub_id, paper_id]
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def paper_title(db: Database, paper_id: int) -> str | None:
+    row = db.execute("SELECT title FROM papers WHERE id = ?", [paper_id]).fetchone()
+    return row[0] if row else None

@@ -20,7 +20,7 @@ from digest.errors import ConfigError
 from digest.render import environment
 from digest.signing import web_secret
 from digest.transport import Transport
-from digest.web import subscribe, unsubscribe
+from digest.web import subscribe, unsubscribe, vote
 from digest.web.context import Web
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ def create_app(
     routes = [
         Route("/static/web.css", css),
         Route("/u/{token}", unsubscribe.unsubscribe, methods=["GET", "POST"]),
+        Route("/v/{token}", vote.vote, methods=["GET", "POST"]),
         Route("/subscribe", subscribe.subscribe_form, methods=["GET"]),
         Route("/subscribe", subscribe.subscribe_post, methods=["POST"]),
         Route("/confirm/{token}", subscribe.confirm_page, methods=["GET"]),
