@@ -22,9 +22,14 @@ class Outcome:
     papers: int = 0
     detail: str = ""  # where it went, or why not
     server_down: bool = False  # the failure would hit the next subscribers too
+    held_back: str = ""  # "3 papers under min relevance 0.1 held back", when any
 
     @property
     def line(self) -> str:
+        held = f"; {self.held_back}" if self.held_back else ""
+        return self._line() + held
+
+    def _line(self) -> str:
         count = f"{self.papers} paper{'' if self.papers == 1 else 's'}"
         texts = {
             "sent": f"sent {count}" + (f" ({self.detail})" if self.detail else ""),
@@ -102,7 +107,9 @@ def commit_result(db: Database, result: Result, stamp: str) -> Outcome:
         record_attempt(db, delivery_id, str(failure), now=stamp)
     if result.sent:
         mark_sent(db, delivery_id, now=stamp)
-        return Outcome(email, "sent", papers, detail=result.where or "")
+        return Outcome(
+            email, "sent", papers, detail=result.where or "", held_back=waiting.held_back
+        )
     last = failures[-1]
     if not last.temporary and not last.server:
         mark_failed(db, delivery_id, str(last), now=stamp)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import openai
 
+from digest.backends.server_watch import mentions_format
+
 RUN, QUOTA, PAPER = "run", "quota", "paper"
 
 
@@ -101,7 +103,9 @@ def classify(
             f"quota exhausted (429 {code or 'insufficient_quota'}): "
             "check the account's plan and billing",
         )
-    if status in (400, 422) and mode != "none" and _about_format(detail, code):
+    # 400/422 from OpenAI-like servers; a 5xx from llama-cpp-python's server (not retried:
+    # see server_watch).
+    if (status in (400, 422) or status >= 500) and mode != "none" and _about_format(detail, code):
         other = '"json_object" (or "none")' if mode == "json_schema" else '"none"'
         return Problem(
             RUN,
@@ -125,14 +129,4 @@ def _retries(n: int) -> str:
 
 
 def _about_format(detail: str, code: str) -> bool:
-    text = (detail + " " + code).lower()
-    return any(
-        word in text
-        for word in (
-            "response_format",
-            "json_schema",
-            "json schema",
-            "structured output",
-            "json_object",
-        )
-    )
+    return mentions_format(detail + " " + code)

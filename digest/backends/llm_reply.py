@@ -258,15 +258,17 @@ def _message(completion: Any) -> Any:
     return choices[0]
 
 
-def read_reply(completion: Any, vocabulary: Sequence[str]) -> Reply:
+def read_reply(completion: Any, vocabulary: Sequence[str], max_tokens: int | None = None) -> Reply:
     """The validated reply in a chat completion; a refusal, a reply cut off at the
-    length limit or withheld by a filter is as unusable as invalid JSON."""
+    length limit (`max_tokens`, what was asked for) or withheld by a filter is as
+    unusable as invalid JSON."""
     choice = _message(completion)
     refusal = getattr(choice.message, "refusal", None)
     if refusal:
         raise ReplyError(f"the model refused ({' '.join(str(refusal).split())[:150]})")
     if choice.finish_reason == "length":
-        raise ReplyError("the reply was cut off at the length limit; keep it shorter")
+        bound = f"{max_tokens} tokens" if max_tokens else "the length limit"
+        raise ReplyError(f"cut off at {bound}; keep the reply shorter")
     if choice.finish_reason == "content_filter":
         raise ReplyError("the reply was withheld by a content filter")
     if not choice.message.content:

@@ -19,10 +19,11 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from digest.backends.llm_checks import check_reply
 from digest.backends.llm_reply import (
     Reply,
     ReplyError,
@@ -36,6 +37,7 @@ from digest.backends.llm_reply import (
 )
 from digest.backends.llm_run import RunState, is_local
 from digest.backends.offline import OfflineBackend
+from digest.backends.server_watch import ServerWatch
 from digest.config import check_url, key_label
 from digest.errors import BackendError, MissingKeyError
 from digest.models import Paper, Summary
@@ -84,6 +86,7 @@ class OpenAIBackend:
         self._offline = OfflineBackend(tags)
         self._api_key = api_key
         self._client_factory = client_factory
+        self._watch = ServerWatch()  # what the server answered that no API would
         self._system = render_system(self.vocabulary, llm.language, llm.structured_output)
         self._format = response_format(llm.structured_output, self.vocabulary)
         self.prompt_version = prompt_version(self._system, self._format, llm.structured_output)
@@ -124,7 +127,7 @@ class OpenAIBackend:
     def summarize_into(
         self,
         db: Database,
-        papers: list[Paper],
+        papers: Collection[Paper],
         report: SummarizeReport,
         progress: Callable[[SummarizeReport], None] | None = None,
         run_id: int | None = None,
@@ -145,17 +148,20 @@ class OpenAIBackend:
                 f"No API key: set {self.llm.api_key_env} (or [llm] api_key_env) "
                 "or use --backend offline"
             )
+        self._watch = ServerWatch()
+        hooks = {"response": [self._watch.on_response]}
         return openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self._api_key,
             timeout=self.llm.timeout,
             max_retries=self.llm.max_retries,
+            http_client=openai.DefaultAsyncHttpxClient(event_hooks=hooks),
         )
 
     async def _drive(
         self,
         db: Database,
-        papers: list[Paper],
+        papers: Collection[Paper],
         report: SummarizeReport,
         progress: Callable[[SummarizeReport], None] | None,
         run_id: int | None,
@@ -256,13 +262,16 @@ class OpenAIBackend:
                 await run.pace(self.llm.requests_per_minute)
                 completion = await client.chat.completions.create(**self._request(messages))
             except openai.APIError as exc:
+                self._check_server()
                 latency = (time.perf_counter() - started) * 1000
                 return self._failed(paper, exc, run, [*calls, LLMCall("error", latency)])
+            self._check_server()
             call = self._call(completion, (time.perf_counter() - started) * 1000)
             run.spent += call.cost
             run.max_output = max(run.max_output, call.output_tokens or 0)
             try:
-                reply = read_reply(completion, self.vocabulary)
+                reply = read_reply(completion, self.vocabulary, self.llm.max_output_tokens)
+                check_reply(reply, title=paper.title or "", instructions=self._system)
             except ReplyError as exc:
                 error = str(exc)
                 calls.append(replace(call, status="invalid", error=error))
@@ -279,8 +288,18 @@ class OpenAIBackend:
         run.count_failure(reason, self._setup_hint)
         return self._fallback(paper, reason), calls
 
+    def _check_server(self) -> None:
+        """Stop the run at the first answer no OpenAI-compatible API would give."""
+        message = self._watch.message(self.base_url)
+        if message is not None:
+            raise _Stop(message)
+
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": self.model, "messages": messages}
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": self.llm.max_output_tokens,  # never unbounded: see [llm]
+        }
         if self._format is not None:
             request["response_format"] = self._format
         if self.llm.temperature is not None:
@@ -295,7 +314,9 @@ class OpenAIBackend:
             (tokens_in or 0) * self.llm.price_input_per_mtok
             + (tokens_out or 0) * self.llm.price_output_per_mtok
         ) / 1e6
-        return LLMCall("ok", latency_ms, tokens_in, tokens_out, cost)
+        choices = getattr(completion, "choices", None) or [None]
+        finish = getattr(choices[0], "finish_reason", None)
+        return LLMCall("ok", latency_ms, tokens_in, tokens_out, cost, finish_reason=_short(finish))
 
     def _failed(
         self, paper: Paper, exc: openai.APIError, run: RunState, calls: list[LLMCall]
@@ -336,3 +357,8 @@ class OpenAIBackend:
         return replace(
             self._offline.summarize(paper), fallback_from=self.fallback_from, error=reason
         )
+
+
+def _short(value: Any) -> str | None:
+    """A finish_reason as stored: a short string, whatever the server sent."""
+    return str(value)[:40] if value is not None else None

@@ -30,11 +30,16 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
     """
     from digest.backends import get_backend
     from digest.store.runs import finish_run, start_run
-    from digest.summarize import SummarizeReport, pending_papers, summarize_papers
+    from digest.summarize import (
+        SummarizeReport,
+        collapse,
+        outcome_line,
+        pending_ids,
+        summarize_pending,
+    )
 
     chosen = get_backend(backend or app.settings.llm.backend, app.settings)
-    papers = pending_papers(app.db, chosen, force=force, limit=limit)
-    if not papers:
+    if not pending_ids(app.db, chosen, force=force, limit=1):
         click.echo(
             "nothing to summarise: every stored paper already has a summary"
             + (f" from {chosen.model}" if chosen.name != "offline" else "")
@@ -64,7 +69,7 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
 
     run_id = start_run(app.db, "summarize")
     try:
-        report = summarize_papers(app.db, chosen, papers, progress, run_id, force=force)
+        report = summarize_pending(app.db, chosen, progress, run_id, force=force, limit=limit)
     except (DigestError, KeyboardInterrupt) as exc:
         if tty and seen["done"]:
             click.echo(err=True)
@@ -79,17 +84,8 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
         raise
     if tty:
         click.echo(err=True)
-    line = (
-        f"summarised {report.done} papers with {chosen.name} ({chosen.model})"
-        + (f", {report.fell_back} fell back to offline" if report.fell_back else "")
-        + (
-            f"; {report.calls} calls, {report.input_tokens:,} input + "
-            f"{report.output_tokens:,} output tokens, cost {report.cost:.4f}"
-            if report.calls
-            else ""
-        )
-    )
-    problems = ([report.stopped] if report.stopped else []) + report.errors
+    line = outcome_line(report)
+    problems = ([report.stopped] if report.stopped else []) + collapse(report.errors)
     finish_run(
         app.db,
         run_id,

@@ -22,7 +22,7 @@ from digest.errors import MailError
 from digest.models import Subscriber
 from digest.secrets import scrub
 from digest.store import utcnow
-from digest.store.selections import paper_ids as selection_papers
+from digest.store.selections import selection as selection_papers
 from digest.store.selections import selection_id
 from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
 
@@ -37,12 +37,13 @@ class Delivery:
     subscriber_id: int
     message_id: str
     digest_date: str
-    status: str  # pending | sent | failed
+    status: str  # pending | sent | failed | superseded (left pending by an old version)
     attempts: int
     created: str
     sent_at: str | None = None
     error: str | None = None
     paper_ids: list[int] = field(default_factory=list)
+    reasons: dict[int, str] = field(default_factory=dict)  # why each paper is in it
 
 
 def pending_delivery(db: Database, subscriber_id: int) -> Delivery | None:
@@ -64,6 +65,7 @@ def start_delivery(
     message_id: str,
     digest_date: str,
     now: str | None = None,
+    reasons: dict[int, str] | None = None,
 ) -> Delivery | None:
     """Record a new digest and its paper list before sending it.
 
@@ -98,7 +100,7 @@ def start_delivery(
                         "attempts": 0,
                         "created": now,
                         "paper_count": len(fresh),
-                        "selection_id": selection_id(db, fresh),
+                        "selection_id": selection_id(db, fresh, reasons),
                     }
                 )
                 .last_pk
@@ -267,9 +269,13 @@ def _last_error(db: Database, subscriber_id: int) -> str | None:
 
 
 def _with_papers(db: Database, row: dict) -> Delivery:
-    ids = selection_papers(db, row["selection_id"])
+    ids, reasons = selection_papers(db, row["selection_id"])
     keys = Delivery.__dataclass_fields__
-    return Delivery(**{k: v for k, v in row.items() if k in keys}, paper_ids=ids)
+    return Delivery(
+        **{k: v for k, v in row.items() if k in keys},
+        paper_ids=ids,
+        reasons=reasons,
+    )
 
 
 def _short(stamp: str) -> str:

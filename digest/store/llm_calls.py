@@ -19,7 +19,7 @@ from digest.secrets import scrub
 from digest.store import utcnow
 from digest.store.summaries import save_summary
 
-SUMMARISING_RUNS = ("summarize", "run")
+SUMMARISING_RUNS = ("summarize", "run", "build", "tag")  # every kind that can call a model
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class LLMCall:
     output_tokens: int | None = None
     cost: float = 0.0
     error: str | None = None
+    finish_reason: str | None = None  # "stop", "length" (cut at max_tokens), ...
 
 
 def save_outcome(
@@ -51,7 +52,8 @@ def save_outcome(
         for call in calls:
             db.execute(
                 "INSERT INTO llm_calls (run_id, paper_id, backend, model, status, input_tokens,"
-                " output_tokens, latency_ms, cost, error, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " output_tokens, latency_ms, cost, error, finish_reason, created)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     run_id,
                     paper_id,
@@ -63,6 +65,7 @@ def save_outcome(
                     round(call.latency_ms, 1),
                     call.cost,
                     scrub(call.error) if call.error else None,
+                    call.finish_reason,
                     now,
                 ],
             )
@@ -83,7 +86,7 @@ def totals(db: Database, run_id: int | None = None) -> dict[str, Any]:
 
 
 def last_summarising_run(db: Database) -> dict[str, Any] | None:
-    """The newest run that could call a model (`digest summarize` or `digest run`)."""
+    """The newest run that could call a model (`summarize`, `run`, `build`, `tag`)."""
     marks = ",".join("?" * len(SUMMARISING_RUNS))
     rows = list(
         db.query(
