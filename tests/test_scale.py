@@ -256,3 +256,14 @@ def test_connections_and_max_per_minute_must_be_positive(invoke) -> None:
     Path("digest.toml").write_text("[email]\nmax_per_minute = -1\n")
     out = invoke("status")
     assert out.exit_code == 2 and "[email] max_per_minute must be greater than 0" in out.stderr
+
+
+def test_the_summary_counts_ranked_readers_instead_of_a_line_each(invoke, tmp_path: Path) -> None:
+    db = library(tmp_path / "digest.db")
+    emails = readers(db, 11)
+    for email in emails[:2]:
+        invoke("subscribe", email, "--interests", "language models")
+    out = invoke("status").stdout
+    assert "ranking:\n  2 readers are ranked by their interests or votes" in out
+    one = invoke("status", "--subscriber", emails[0]).stdout
+    assert f"ranking:\n  {emails[0]}: ranked by interests" in one
