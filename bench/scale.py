@@ -553,8 +553,9 @@ def _body(rows: list, per: dict, connections: int) -> str:
             rows,
         ),
     ]
-    days = sorted({d for (r, d) in per if isinstance(r, int)} if per else [])
-    readers = max((r for r, _ in per if isinstance(r, int)), default=None)
+    points = [k for k in per if isinstance(k, tuple)]
+    readers = max((r for r, _ in points), default=None)
+    days = sorted(d for r, d in points if r == readers)
     if readers and len(days) > 1:
         a, b = per[(readers, days[0])]["select_ms"], per[(readers, days[-1])]["select_ms"]
         lines += [
