@@ -76,6 +76,8 @@ class DigestConfig:
     output_dir: str = "digests"
     max_papers: int = 25
     max_age_days: int = 7
+    # Papers in the day's Markdown digest at most (best rank first); it says how many more.
+    max_digest_papers: int = 200
     send_empty: bool = False
     templates_dir: str | None = None
     # Where readers' links point (never a source's API base URL, which may be a mirror).
@@ -97,6 +99,14 @@ class EmailConfig:
     outbox_dir: str = "outbox"
     list_unsubscribe: str | None = None
     retries: int = 3
+
+
+@dataclass
+class RankConfig:
+    # Paper vectors from the OpenAI-compatible server's /v1/embeddings (e.g.
+    # "text-embedding-3-small", "nomic-embed-text"); unset: the lexical model.
+    embeddings_model: str | None = None
+    embeddings_base_url: str | None = None  # default: [llm] base_url
 
 
 @dataclass
@@ -123,6 +133,7 @@ class Settings:
     digest: DigestConfig = field(default_factory=DigestConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    rank: RankConfig = field(default_factory=RankConfig)
     web: WebConfig = field(default_factory=WebConfig)
     tags: dict[str, str] = field(default_factory=default_vocabulary)
     subscribers: list[dict[str, Any]] = field(default_factory=list)
@@ -142,6 +153,7 @@ _URLS = (
     ("sources", "hf_base_url"),
     ("sources", "arxiv_base_url"),
     ("sources", "arxiv_rss_base_url"),
+    ("rank", "embeddings_base_url"),
     ("digest", "hf_url"),
     ("digest", "public_url"),
     ("web", "public_url"),
@@ -153,6 +165,7 @@ _SECTIONS = {
     "digest": DigestConfig,
     "email": EmailConfig,
     "schedule": ScheduleConfig,
+    "rank": RankConfig,
     "web": WebConfig,
 }
 _CHOICES = {
@@ -167,6 +180,7 @@ _POSITIVE = {
     ("llm", "max_output_tokens"),
     ("digest", "max_papers"),
     ("digest", "max_age_days"),
+    ("digest", "max_digest_papers"),
     ("sources", "catchup_days"),
     ("email", "timeout"),
     ("sources", "timeout"),

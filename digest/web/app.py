@@ -20,7 +20,7 @@ from digest.errors import ConfigError
 from digest.render import environment
 from digest.signing import web_secret
 from digest.transport import Transport
-from digest.web import manage, pages, subscribe, unsubscribe
+from digest.web import manage, pages, subscribe, unsubscribe, vote
 from digest.web.context import Web
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ def create_app(
         Route("/paper/{paper:int}/", pages.paper),
         Route("/search", pages.search),
         Route("/u/{token}", unsubscribe.unsubscribe, methods=["GET", "POST"]),
+        Route("/v/{token}", vote.vote, methods=["GET", "POST"]),
         Route("/subscribe", subscribe.subscribe_form, methods=["GET"]),
         Route("/subscribe", subscribe.subscribe_post, methods=["POST"]),
         Route("/confirm/{token}", subscribe.confirm_page, methods=["GET"]),
