@@ -177,3 +177,23 @@ def test_without_a_public_url_emails_keep_the_operator_footer(
     (msg,) = _outbox(tmp_path / "out")
     assert msg["List-Unsubscribe"] is None and msg["List-Unsubscribe-Post"] is None
     assert "digest unsubscribe ada@example.org" in msg.get_body(("plain",)).get_content()
+
+
+def test_migration_m030_adds_token_versions_signups_and_rate_limit_rows() -> None:
+    from digest.store import open_memory
+
+    db = open_memory()
+    assert db["subscribers"].columns_dict["token_version"] is int
+    assert set(db["signups"].columns_dict) == {
+        "id",
+        "email",
+        "name",
+        "tags",
+        "keywords",
+        "frequency",
+        "created",
+        "confirmed",
+    }
+    assert set(db["web_hits"].columns_dict) == {"key", "at"}
+    save_subscriber(db, make_subscriber("ada@example.org", vocabulary=[]))
+    assert get_subscriber(db, "ada@example.org").token_version == 0
