@@ -102,6 +102,14 @@ class EmailConfig:
 
 
 @dataclass
+class RankConfig:
+    # Paper vectors from the OpenAI-compatible server's /v1/embeddings (e.g.
+    # "text-embedding-3-small", "nomic-embed-text"); unset: the lexical model.
+    embeddings_model: str | None = None
+    embeddings_base_url: str | None = None  # default: [llm] base_url
+
+
+@dataclass
 class ScheduleConfig:
     cron: str = "0 7 * * *"
     timezone: str | None = None
@@ -125,6 +133,7 @@ class Settings:
     digest: DigestConfig = field(default_factory=DigestConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    rank: RankConfig = field(default_factory=RankConfig)
     web: WebConfig = field(default_factory=WebConfig)
     tags: dict[str, str] = field(default_factory=default_vocabulary)
     subscribers: list[dict[str, Any]] = field(default_factory=list)
@@ -144,6 +153,7 @@ _URLS = (
     ("sources", "hf_base_url"),
     ("sources", "arxiv_base_url"),
     ("sources", "arxiv_rss_base_url"),
+    ("rank", "embeddings_base_url"),
     ("digest", "hf_url"),
     ("digest", "public_url"),
     ("web", "public_url"),
@@ -155,6 +165,7 @@ _SECTIONS = {
     "digest": DigestConfig,
     "email": EmailConfig,
     "schedule": ScheduleConfig,
+    "rank": RankConfig,
     "web": WebConfig,
 }
 _CHOICES = {

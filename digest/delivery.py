@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from digest.errors import DigestError, MailError
 from digest.locks import hold
 from digest.mail import build_message, new_message_id, render_email, sender
 from digest.models import Subscriber
+from digest.rank import Ranking
 from digest.send_report import Outcome, SendReport
 from digest.store import db_file
 from digest.store.deliveries import (
@@ -71,6 +72,8 @@ class _Draft:
     digest_date: str
     reason: str  # why nothing is due, when nothing is
     waiting: bool = False  # a weekly subscriber on another day
+    reasons: dict[int, str] = field(default_factory=dict)  # why each paper is in it
+    held_back: str = ""  # the papers under the reader's min relevance, in words
 
 
 def send_digests(
@@ -156,6 +159,8 @@ def _send_all(
     if transport is None and not dry_run:
         transport = make_transport(settings)
     failing = ""
+    ranking = Ranking(db, settings, now)
+    ranking.prepare(subs)
     try:
         for sub in subs:
             if should_stop is not None and should_stop():
@@ -164,7 +169,7 @@ def _send_all(
                 report.outcomes.append(Outcome(sub.email, "skipped", detail=failing))
                 continue
             outcome = _send_one(
-                db, settings, sub, transport, now, dry_run, sleep, backoff, day, force
+                db, settings, sub, transport, now, dry_run, sleep, backoff, day, force, ranking
             )
             report.outcomes.append(outcome)
             if outcome.server_down:
@@ -186,7 +191,8 @@ def preview_email(
         raise DigestError(f"unknown email format {fmt!r}: use html or txt")
     sub = get_subscriber(db, email)
     now = now or datetime.now(UTC)
-    draft = _draft(db, settings, sub, now, digest_day(settings, now), force=True)
+    ranking = Ranking(db, settings, now)
+    draft = _draft(db, settings, sub, now, digest_day(settings, now), ranking, force=True)
     if draft.waiting:
         raise MailError(f"{sub.email} would get no email now: {draft.reason}")
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
@@ -194,7 +200,8 @@ def preview_email(
             f"{sub.email} would get no email now: {draft.reason}"
             " ([digest] send_empty = true sends one anyway)"
         )
-    rendered = render_email(settings, sub, _papers(db, draft.paper_ids), draft.digest_date)
+    papers = _papers(db, draft.paper_ids, draft.reasons)
+    rendered = render_email(settings, sub, papers, draft.digest_date)
     return rendered.html if fmt == "html" else rendered.text
 
 
@@ -209,6 +216,7 @@ def _send_one(
     backoff: Callable[[int], float],
     day: str,
     force: bool,
+    ranking: Ranking,
 ) -> Outcome:
     streak, reason = rejected_streak(db, _id(sub))
     if streak >= REJECTED_LIMIT:
@@ -220,20 +228,21 @@ def _send_one(
                 f" `digest subscribe {sub.email}` to try again"
             ),
         )
-    draft = _draft(db, settings, sub, now, day, force=force)
+    draft = _draft(db, settings, sub, now, day, ranking, force=force)
+    held = draft.held_back
     if draft.waiting:
         return Outcome(sub.email, "waiting", detail=draft.reason)
     if draft.delivery is None and draft.reason.startswith(_ALREADY):
         return Outcome(sub.email, "nothing", detail=draft.reason)
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
-        return Outcome(sub.email, "nothing", detail=draft.reason)
-    papers = _papers(db, draft.paper_ids)
+        return Outcome(sub.email, "nothing", detail=draft.reason, held_back=held)
+    papers = _papers(db, draft.paper_ids, draft.reasons)
     rendered = render_email(settings, sub, papers, draft.digest_date)
     # Papers left out to keep the email under the clipping size stay due.
     shown = [p["id"] for p in papers[: rendered.papers]]
     retry = f"retry of the digest of {draft.digest_date}" if draft.delivery else ""
     if dry_run or transport is None:
-        return Outcome(sub.email, "would-send", len(shown), detail=retry)
+        return Outcome(sub.email, "would-send", len(shown), detail=retry, held_back=held)
     stamp = now.replace(microsecond=0).isoformat()
     delivery = draft.delivery or start_delivery(
         db,
@@ -242,11 +251,12 @@ def _send_one(
         digest_date=draft.digest_date,
         now=stamp,
         message_id=new_message_id(settings),
+        reasons=draft.reasons,
     )
     if delivery is None:  # another sender delivered these papers meanwhile
         return Outcome(sub.email, "nothing", detail="its papers were just delivered")
     if list(delivery.paper_ids) != shown:
-        papers = _papers(db, delivery.paper_ids)
+        papers = _papers(db, delivery.paper_ids, delivery.reasons)
         rendered = render_email(settings, sub, papers, delivery.digest_date)
     msg = build_message(
         settings,
@@ -282,7 +292,7 @@ def _send_one(
             sleep(backoff(attempt))
             attempt += 1
     mark_sent(db, delivery.id, now=stamp)
-    return Outcome(sub.email, "sent", rendered.papers, detail=where)
+    return Outcome(sub.email, "sent", rendered.papers, detail=where, held_back=held)
 
 
 def _id(sub: Subscriber) -> int:
@@ -292,21 +302,43 @@ def _id(sub: Subscriber) -> int:
 
 
 def _draft(
-    db: Database, settings: Settings, sub: Subscriber, now: datetime, day: str, *, force: bool
+    db: Database,
+    settings: Settings,
+    sub: Subscriber,
+    now: datetime,
+    day: str,
+    ranking: Ranking,
+    *,
+    force: bool,
 ) -> _Draft:
     pending = pending_delivery(db, _id(sub))
     if pending is not None:
-        return _Draft(pending, pending.paper_ids, pending.digest_date, "")
+        return _Draft(pending, pending.paper_ids, pending.digest_date, "", reasons=pending.reasons)
     if not force and sent_on_day(db, _id(sub), day):
         return _Draft(None, [], day, f"{_ALREADY} of {day} (`digest send --force` sends another)")
     selection = select_papers(db, settings, sub, now)
     waiting = selection.waits_until is not None
-    return _Draft(None, selection.paper_ids, day, selection.reason, waiting)
+    if waiting:
+        return _Draft(None, [], day, selection.reason, waiting)
+    # Ranked before the cap: the reader's best papers go first, the rest roll over.
+    plan = ranking.plan(sub, selection.due, selection.cap)
+    held = ""
+    reason = selection.reason
+    if plan.held_back:
+        floor = f"min relevance {sub.min_relevance:g}"
+        if plan.paper_ids:
+            count = f"{plan.held_back} paper{'' if plan.held_back == 1 else 's'}"
+            held = f"{count} under {floor} held back"
+        else:
+            reason = f"all {plan.held_back} due papers are under {floor} (held back)"
+    return _Draft(None, plan.paper_ids, day, reason, reasons=plan.reasons, held_back=held)
 
 
-def _papers(db: Database, ids: list[int]) -> list[dict[str, Any]]:
-    """Papers with their latest summary, in the digest's own order."""
+def _papers(
+    db: Database, ids: list[int], reasons: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
+    """Papers with their latest summary (and why each is there), in the digest's own order."""
     if not ids:
         return []
     rows = {r["id"]: r for r in listing(db, paper_ids=ids)}
-    return [rows[i] for i in ids if i in rows]
+    return [{**rows[i], "reason": (reasons or {}).get(i)} for i in ids if i in rows]

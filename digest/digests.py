@@ -14,7 +14,7 @@ from digest.email_view import banner, paper_view
 from digest.render import render
 from digest.store.papers import latest_arrival_day
 from digest.store.summaries import count_since, listing
-from digest.summarize import pending_papers, summarize_papers
+from digest.summarize import pending_papers, summarize_as_run
 
 FORMATS = {"md": "digest.md.j2"}
 
@@ -50,7 +50,7 @@ def build_digest(
     missing = [p["id"] for p in papers if p["tldr"] is None]
     if missing and backend is not None:
         todo = pending_papers(db, backend, paper_ids=missing)
-        summarize_papers(db, backend, todo)
+        summarize_as_run(db, backend, todo, "build")
         papers = listing(db, since=since, limit=limit)
     writers = sorted({_writer(p) for p in papers if p["tldr"]})
     hf_url = settings.digest.hf_url

@@ -110,4 +110,8 @@ def paper_view(paper: dict[str, Any], rank: int, hf_url: str = _HF) -> dict[str,
         "byline": byline,
         "upvotes": paper.get("upvotes"),
         "provenance": provenance(paper),
+        # Why this reader gets it (digest/rank), and their thumbs links (with a web).
+        "reason": " ".join(str(paper.get("reason") or "").split()) or None,
+        "vote_up": None,
+        "vote_down": None,
     }

@@ -134,6 +134,8 @@ def _render(
     links = reader_links(settings, sub)
     hf_url = settings.digest.hf_url
     items = [paper_view(p, n, hf_url) for n, p in enumerate(papers[:shown], 1)]
+    if links is not None:
+        _add_vote_links(settings, sub, items, papers[:shown])
     title = " ".join(settings.digest.title.split()) or "Trending papers"
     n = len(items)
     weekly = sub.frequency == "weekly"
@@ -162,6 +164,21 @@ def _render(
     when = f"week to {digest_date}" if weekly else digest_date
     subject = f"{title} — {when} ({context['count_words']})"
     return RenderedEmail(subject, text, html, n)
+
+
+def _add_vote_links(
+    settings: Settings, sub: Subscriber, items: list[dict[str, Any]], papers: list[dict[str, Any]]
+) -> None:
+    """Thumbs up / down links beside each paper (signed "vote" tokens, digest/web/vote.py):
+    a reader's verdict reorders their next emails (digest/rank)."""
+    from digest.signing import vote_link, web_secret
+
+    secret = web_secret(settings)
+    for item, paper in zip(items, papers, strict=True):
+        if paper.get("id") is None or sub.id is None:
+            continue
+        for key, vote in (("vote_up", 1), ("vote_down", -1)):
+            item[key] = vote_link(settings, secret, sub.id, sub.token_version, paper["id"], vote)
 
 
 def sender(settings: Settings) -> tuple[str, str]:

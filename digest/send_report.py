@@ -17,9 +17,14 @@ class Outcome:
     papers: int = 0
     detail: str = ""  # where it went, or why not
     server_down: bool = False  # the failure would hit the next subscribers too
+    held_back: str = ""  # "3 papers under min relevance 0.1 held back", when any
 
     @property
     def line(self) -> str:
+        held = f"; {self.held_back}" if self.held_back else ""
+        return self._line() + held
+
+    def _line(self) -> str:
         count = f"{self.papers} paper{'' if self.papers == 1 else 's'}"
         texts = {
             "sent": f"sent {count}" + (f" ({self.detail})" if self.detail else ""),

@@ -24,7 +24,7 @@ from digest.config import Settings
 from digest.errors import ConfigError, DigestError
 from digest.secrets import register
 
-PURPOSES = ("unsubscribe", "manage", "confirm")
+PURPOSES = ("unsubscribe", "manage", "confirm", "vote")
 MIN_SECRET_LENGTH = 16
 CONFIRM_MAX_AGE_S = 48 * 3600  # a sign-up's confirmation link expires after 48 hours
 
@@ -105,3 +105,46 @@ def link(
     """An absolute link under [web] public_url, e.g. https://host/u/TOKEN."""
     token = make_token(secret, purpose, subject, version)
     return f"{settings.web.public_url}/{path}/{quote(token, safe='')}"
+
+
+@dataclass(frozen=True)
+class VoteToken:
+    """A thumbs link of one email: this reader, at this version, says `vote` on a paper."""
+
+    subject: int
+    version: int
+    paper: int
+    vote: int  # +1 or -1
+
+
+def make_vote_token(secret: str, subject: int, version: int, paper: int, vote: int) -> str:
+    """The token of a thumbs-up (+1) or thumbs-down (-1) link beside a paper in an email."""
+    if vote not in (1, -1):
+        raise ValueError("a thumbs link votes +1 or -1")
+    return _serializer(secret, "vote").dumps([int(subject), int(version), int(paper), vote])
+
+
+def read_vote_token(secret: str, token: str) -> VoteToken:
+    """The vote a thumbs link carries, or TokenError (forged, malformed, another purpose)."""
+    if not token or len(token) > 512:
+        raise TokenError("this link is not valid")
+    try:
+        value = _serializer(secret, "vote").loads(token)
+    except BadSignature:
+        raise TokenError("this link is not valid") from None
+    if (
+        not isinstance(value, list)
+        or len(value) != 4
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        or value[3] not in (1, -1)
+    ):
+        raise TokenError("this link is not valid")
+    return VoteToken(*value)
+
+
+def vote_link(
+    settings: Settings, secret: str, subject: int, version: int, paper: int, vote: int
+) -> str:
+    """An absolute thumbs link under [web] public_url: https://host/v/TOKEN."""
+    token = make_vote_token(secret, subject, version, paper, vote)
+    return f"{settings.web.public_url}/v/{quote(token, safe='')}"

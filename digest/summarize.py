@@ -227,6 +227,38 @@ def summarize_papers(
         return _summarize(db, backend, papers, progress, run_id)
 
 
+def summarize_as_run(db: Database, backend: Backend, papers: list[Paper], kind: str) -> None:
+    """Summarise for a command that is not itself a summarising run (`digest build`,
+    `digest tag`), recorded as a run of that `kind` so its model calls are attributed
+    to it and `digest status` shows them."""
+    from digest.store.runs import finish_run, start_run
+
+    if not papers:
+        return
+    run_id = start_run(db, kind)
+    try:
+        report = summarize_papers(db, backend, papers, run_id=run_id)
+    except BaseException as exc:
+        failed = not isinstance(exc, KeyboardInterrupt)
+        finish_run(
+            db,
+            run_id,
+            "failed" if failed else "interrupted",
+            errors=[str(exc)] if failed else None,
+        )
+        raise
+    problems = ([report.stopped] if report.stopped else []) + collapse(report.errors)
+    finish_run(
+        db,
+        run_id,
+        "partial" if report.fell_back else "ok",
+        errors=problems[:100],
+        line=outcome_line(report),
+        summarised=report.done,
+        fell_back=report.fell_back,
+    )
+
+
 def _ids(papers: list[Paper]) -> list[int]:
     return [p.id for p in papers if p.id is not None]
 

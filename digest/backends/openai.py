@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from digest.backends.llm_checks import check_reply
 from digest.backends.llm_reply import (
     Reply,
     ReplyError,
@@ -270,6 +271,7 @@ class OpenAIBackend:
             run.max_output = max(run.max_output, call.output_tokens or 0)
             try:
                 reply = read_reply(completion, self.vocabulary, self.llm.max_output_tokens)
+                check_reply(reply, title=paper.title or "", instructions=self._system)
             except ReplyError as exc:
                 error = str(exc)
                 calls.append(replace(call, status="invalid", error=error))

@@ -169,6 +169,7 @@ def main() -> None:
 
 
 from digest.cli import build as _build  # noqa: E402,F401  (registers commands)
+from digest.cli import feedback as _feedback  # noqa: E402,F401
 from digest.cli import mail as _mail  # noqa: E402,F401
 from digest.cli import papers as _papers  # noqa: E402,F401
 from digest.cli import run as _run  # noqa: E402,F401

@@ -318,3 +318,37 @@ def m070_subscriber_last_sent(db: Database) -> None:
         "UPDATE subscribers SET last_sent = (SELECT MAX(sent_at) FROM deliveries d"
         " WHERE d.subscriber_id = subscribers.id AND d.status = 'sent')"
     )
+
+
+@migrations()
+def m040_relevance(db: Database) -> None:
+    # What a reader cares about (digest/rank): interests in their own words and a
+    # relevance floor; papers under it are held back (counted, never dropped).
+    db["subscribers"].add_column("interests", str)
+    db["subscribers"].add_column("min_relevance", float)
+    # Why each paper of a digest is in it ("matches your interest in ..."), kept
+    # with the paper list so a retried digest says the same.
+    db["delivery_papers"].add_column("reason", str)
+    # One vote per reader and paper: +1 (a like, a thumbs up) or -1 (thumbs down).
+    # `source` says where it came from: like | config | email | web | cli.
+    db["feedback"].create(
+        {
+            "subscriber_id": int,
+            "paper_id": int,
+            "vote": int,
+            "source": str,
+            "created": str,
+            "updated": str,
+        },
+        pk=("subscriber_id", "paper_id"),
+        foreign_keys=[("subscriber_id", "subscribers", "id"), ("paper_id", "papers", "id")],
+        not_null={"vote", "source"},
+    )
+    # Paper vectors from an embeddings model, computed once per paper and model
+    # (float32, little-endian, `dim` values).
+    db["paper_embeddings"].create(
+        {"paper_id": int, "model": str, "dim": int, "vector": bytes, "created": str},
+        pk=("paper_id", "model"),
+        foreign_keys=[("paper_id", "papers", "id")],
+        not_null={"dim", "vector"},
+    )
