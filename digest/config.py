@@ -76,6 +76,8 @@ class DigestConfig:
     output_dir: str = "digests"
     max_papers: int = 25
     max_age_days: int = 7
+    # Papers in the day's Markdown digest at most (best rank first); it says how many more.
+    max_digest_papers: int = 200
     send_empty: bool = False
     templates_dir: str | None = None
     # Where readers' links point (never a source's API base URL, which may be a mirror).
@@ -178,6 +180,7 @@ _POSITIVE = {
     ("llm", "max_output_tokens"),
     ("digest", "max_papers"),
     ("digest", "max_age_days"),
+    ("digest", "max_digest_papers"),
     ("sources", "catchup_days"),
     ("email", "timeout"),
     ("sources", "timeout"),

@@ -12,7 +12,7 @@ from digest.errors import DigestError
 from digest.models import Paper
 from digest.store.papers import get_papers
 from digest.store.summaries import listing
-from digest.summarize import pending_papers, summarize_papers
+from digest.summarize import pending_papers, summarize_as_run
 
 
 def tag_given(settings: Settings, backend_name: str, title: str, abstract: str) -> dict[str, Any]:
@@ -40,8 +40,7 @@ def tag_stored(
         )
     backend = get_backend(backend_name, settings)
     todo = pending_papers(db, backend, paper_ids=paper_ids)
-    if todo:
-        summarize_papers(db, backend, todo)
+    summarize_as_run(db, backend, todo, "tag")
     rows = {r["id"]: r for r in listing(db, paper_ids=paper_ids)}
     return [
         {

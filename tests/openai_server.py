@@ -16,6 +16,7 @@ of its title, consumed one per request) or for every request:
     refusal         200 with message.refusal set and no content
     bad_tag         a tag outside the vocabulary
     long_tldr       a 60-word TL;DR
+    restate         a TL;DR that is only the title (what a small model writes)
     obey            a reply that obeyed an injected instruction (link, HTML, foreign tag)
     401, 403, 404_model, 400_schema   the setup errors a real server sends
     ctrl_c          send SIGINT to this process (a user pressing Ctrl-C while a client
@@ -50,6 +51,7 @@ FAULTS = (
     "bad_tag",
     "long_tldr",
     "obey",
+    "restate",
     "401",
     "403",
     "404_model",
@@ -187,15 +189,17 @@ class FakeOpenAI:
         words = title.replace(".", " ").split()[:12]
         tags = self._tags(body, title)
         content: dict[str, Any] = {
-            "tldr": "Introduces " + " ".join(words) + " and reports its results.",
+            "tldr": "Introduces " + " ".join(words) + " and reports gains over strong baselines.",
             "summary": (
-                f"The paper studies {' '.join(words)}. It describes a method and "
-                "evaluates it on standard benchmarks."
+                "The authors describe a method for the problem their title names. They "
+                "evaluate it on standard benchmarks against earlier work."
             ),
             "tags": tags,
         }
         if fault == "bad_tag":
             content["tags"] = [tags[0], "quantum-gardening"]
+        elif fault == "restate":
+            content["tldr"] = title
         elif fault == "long_tldr":
             content["tldr"] = " ".join(["word"] * 59) + " end."
         elif fault == "obey":

@@ -42,7 +42,10 @@ def test_run_ingests_summarises_mails_and_writes_the_days_digest(invoke, seeds: 
     )
     assert f"digest: digests/{today()}.md" in result.stdout
     digest_md = Path("digests", f"{today()}.md").read_text(encoding="utf-8")
-    assert len(re.findall(r"(?m)^## \d+\. ", digest_md)) == 540
+    # The day's best 200 ([digest] max_digest_papers), and how many more there were.
+    assert len(re.findall(r"(?m)^## \d+\. ", digest_md)) == 200
+    assert "· 200 of 540 papers ·" in digest_md
+    assert f"…and 340 more papers first seen since {today()}, not shown here" in digest_md
     [message] = outbox_messages()
     assert message["To"] == "ada@example.org"
     run = list(open_db("digest.db").query("SELECT * FROM runs"))[-1]

@@ -94,8 +94,8 @@ def browser():  # noqa: ANN201
 @pytest.fixture(scope="module")
 def emails(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RenderedEmail]:
     """The quick-start email (25 dump papers, offline summaries) and a harder one:
-    live-source papers among dump papers, a failed model (banner), an unsubscribe
-    link, and more papers than fit (the "and N more" link)."""
+    live-source papers among dump papers, a failed model (banner), manage and
+    unsubscribe links, and more papers than fit (the "and N more" link)."""
     path = build_library(tmp_path_factory.mktemp("browser") / "digest.db", FIRST_DUMP)
     settings = Settings()
     dumps = [p for p in listing(open_db(path)) if not p["arxiv_id"]][:25]
@@ -105,10 +105,13 @@ def emails(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RenderedEmail]
         p.update(fallback_from="openai:gpt-4o-mini", backend="offline")
     for p in papers[2::4]:
         p.update(backend="openai", model="gpt-4o-mini")
-    settings.email.list_unsubscribe = "https://papers.example.org/leave?who={email}"
     settings.digest.public_url = "https://papers.example.org/"
-    live = render_email(settings, READER, papers, "2026-12-01", budget=45_000)
+    settings.web.public_url = "https://papers.example.org"  # manage + unsubscribe links
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(settings.web.secret_env, "k" * 40)
+        live = render_email(settings, READER, papers, "2026-12-01", budget=45_000)
     assert live.papers < 40 and "more papers, left out" in live.html
+    assert "Manage your subscription" in live.html
     return {"quick-start": quick, "live": live}
 
 

@@ -175,7 +175,7 @@ def test_tag_a_given_paper_with_the_openai_backend(invoke, fake, tmp_path):
     assert json.loads(result.stdout) == {
         "title": "Video diffusion models",
         "tags": ["diffusion", "video"],
-        "tldr": "Introduces Video diffusion models and reports its results.",
+        "tldr": "Introduces Video diffusion models and reports gains over strong baselines.",
         "backend": "openai",
         "model": "test-model",
     }

@@ -71,6 +71,7 @@ def test_transient_faults_are_retried_by_the_sdk_and_the_paper_is_summarised(
         ("refusal", "the model refused (I'm sorry, I can't help with that request.)"),
         ("bad_tag", "tag 'quantum-gardening' is not in the vocabulary"),
         ("long_tldr", "the tldr has 60 words; at most 35"),
+        ("restate", "the tldr only restates the title"),
     ],
 )
 def test_a_bad_reply_gets_one_repair_attempt(invoke, seeds, fake, tmp_path, fault, complaint):
@@ -99,6 +100,7 @@ def test_a_bad_reply_gets_one_repair_attempt(invoke, seeds, fake, tmp_path, faul
         ("refusal", "the model refused"),
         ("bad_tag", "is not in the vocabulary"),
         ("long_tldr", "the tldr has 60 words"),
+        ("restate", "the tldr only restates the title"),
     ],
 )
 def test_a_reply_still_bad_after_the_repair_falls_back_to_offline(

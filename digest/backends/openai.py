@@ -19,10 +19,11 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from digest.backends.llm_checks import check_reply
 from digest.backends.llm_reply import (
     Reply,
     ReplyError,
@@ -126,7 +127,7 @@ class OpenAIBackend:
     def summarize_into(
         self,
         db: Database,
-        papers: list[Paper],
+        papers: Collection[Paper],
         report: SummarizeReport,
         progress: Callable[[SummarizeReport], None] | None = None,
         run_id: int | None = None,
@@ -160,7 +161,7 @@ class OpenAIBackend:
     async def _drive(
         self,
         db: Database,
-        papers: list[Paper],
+        papers: Collection[Paper],
         report: SummarizeReport,
         progress: Callable[[SummarizeReport], None] | None,
         run_id: int | None,
@@ -270,6 +271,7 @@ class OpenAIBackend:
             run.max_output = max(run.max_output, call.output_tokens or 0)
             try:
                 reply = read_reply(completion, self.vocabulary, self.llm.max_output_tokens)
+                check_reply(reply, title=paper.title or "", instructions=self._system)
             except ReplyError as exc:
                 error = str(exc)
                 calls.append(replace(call, status="invalid", error=error))

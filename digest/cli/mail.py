@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @cli.command()
 @click.argument("email")
-@click.option("--name", help="How to greet the reader.")
+@click.option("--name", help='How to greet the reader ("Hi NAME," at the top of each email).')
 @click.option(
     "--tag",
     "tags",

@@ -35,7 +35,7 @@ class Delivery:
     subscriber_id: int
     message_id: str
     digest_date: str
-    status: str  # pending | sent | failed
+    status: str  # pending | sent | failed | superseded (left pending by an old version)
     attempts: int
     created: str
     sent_at: str | None = None

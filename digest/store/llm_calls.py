@@ -19,7 +19,7 @@ from digest.secrets import scrub
 from digest.store import utcnow
 from digest.store.summaries import save_summary
 
-SUMMARISING_RUNS = ("summarize", "run")
+SUMMARISING_RUNS = ("summarize", "run", "build", "tag")  # every kind that can call a model
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def totals(db: Database, run_id: int | None = None) -> dict[str, Any]:
 
 
 def last_summarising_run(db: Database) -> dict[str, Any] | None:
-    """The newest run that could call a model (`digest summarize` or `digest run`)."""
+    """The newest run that could call a model (`summarize`, `run`, `build`, `tag`)."""
     marks = ",".join("?" * len(SUMMARISING_RUNS))
     rows = list(
         db.query(

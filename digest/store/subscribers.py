@@ -204,12 +204,13 @@ def unsubscribe_id(db: Database, subscriber_id: int, now: str | None = None) -> 
     the emails they were sent stop working (digest/signing.py).
     """
     with db.atomic():
-        cur = db.execute(
+        row = db.execute("SELECT active FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
+        db.execute(
             "UPDATE subscribers SET active = 0, updated = ?, token_version = token_version + 1"
-            " WHERE id = ? AND active = 1",
+            " WHERE id = ?",
             [now or utcnow(), subscriber_id],
         )
-        return cur.rowcount > 0
+        return bool(row and row[0])
 
 
 def subscriber_by_id(db: Database, subscriber_id: int) -> Subscriber | None:

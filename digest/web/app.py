@@ -20,7 +20,7 @@ from digest.errors import ConfigError
 from digest.render import environment
 from digest.signing import web_secret
 from digest.transport import Transport
-from digest.web import subscribe, unsubscribe, vote
+from digest.web import manage, pages, subscribe, unsubscribe, vote
 from digest.web.context import Web
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,24 @@ def create_app(
 
     routes = [
         Route("/static/web.css", css),
+        Route("/", pages.latest),
+        Route("/digest/{day}/", pages.day),
+        Route("/digests/", pages.days),
+        Route("/digests/page/{page:int}/", pages.days),
+        Route("/tag/{tag}/", pages.tag),
+        Route("/tag/{tag}/page/{page:int}/", pages.tag),
+        Route("/tag/{tag}/feed.atom", pages.feed),
+        Route("/feed.atom", pages.feed),
+        Route("/paper/{paper:int}/", pages.paper),
+        Route("/search", pages.search),
         Route("/u/{token}", unsubscribe.unsubscribe, methods=["GET", "POST"]),
         Route("/v/{token}", vote.vote, methods=["GET", "POST"]),
         Route("/subscribe", subscribe.subscribe_form, methods=["GET"]),
         Route("/subscribe", subscribe.subscribe_post, methods=["POST"]),
         Route("/confirm/{token}", subscribe.confirm_page, methods=["GET"]),
         Route("/confirm/{token}", subscribe.confirm_post, methods=["POST"]),
+        Route("/m/{token}", manage.manage_page, methods=["GET"]),
+        Route("/m/{token}", manage.manage_post, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

@@ -43,6 +43,7 @@ class Background:
     """The web server in a thread; `stop()` lets requests in hand finish."""
 
     def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self.address = (host, port)
         self.server = make_server(app, host, port)
         self.thread = threading.Thread(target=self.server.run, name="digest-web", daemon=True)
 

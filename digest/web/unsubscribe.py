@@ -39,13 +39,13 @@ def _answer(web: Web, token: str, post: bool) -> Response:
         sub, current = token_subscriber(web, "unsubscribe", token)
     except TokenError as exc:
         return web.error(400 if str(exc) != GONE else 410, str(exc), GONE_HINT)
-    if not sub.active:
-        # Already out (this link, another, or the operator): saying so reveals
-        # nothing the holder of the link did not know.
+    if not current:
+        if sub.active:  # an old link of someone who has subscribed again since
+            return web.error(410, GONE, GONE_HINT)
+        # Already out (a provider retrying, another link, the operator): saying
+        # so reveals nothing the holder of the link did not know.
         return web.page("unsubscribe", done=True, email=sub.email)
-    if not current:  # an old link of someone who has subscribed again since
-        return web.error(410, GONE, GONE_HINT)
-    if post:
+    if post:  # a paused reader leaving is unsubscribed too (their links stop working)
         unsubscribe_id(web.db(), sub.id or 0)
         return web.page("unsubscribe", done=True, email=sub.email)
     return web.page("unsubscribe", done=False, email=sub.email, action=f"{web.root}/u/{token}")
