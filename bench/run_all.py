@@ -21,7 +21,7 @@ from pathlib import Path
 from common import machine_line
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ("startup", "ingest", "llm", "fanout", "repeat_run", "quality", "chaos")
+ORDER = ("startup", "ingest", "llm", "fanout", "email_size", "repeat_run", "quality", "chaos")
 NOT_BENCHMARKS = {"common", "run_all"}
 
 

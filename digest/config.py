@@ -81,8 +81,14 @@ class DigestConfig:
     output_dir: str = "digests"
     max_papers: int = 25
     max_age_days: int = 7
+    # Papers in the day's Markdown digest at most (best rank first); it says how many more.
+    max_digest_papers: int = 200
     send_empty: bool = False
     templates_dir: str | None = None
+    # Where readers' links point (never a source's API base URL, which may be a mirror).
+    hf_url: str = "https://huggingface.co"
+    # The public address of this digest's archive, for the email's "and N more" link.
+    public_url: str | None = None
 
 
 @dataclass
@@ -101,9 +107,27 @@ class EmailConfig:
 
 
 @dataclass
+class RankConfig:
+    # Paper vectors from the OpenAI-compatible server's /v1/embeddings (e.g.
+    # "text-embedding-3-small", "nomic-embed-text"); unset: the lexical model.
+    embeddings_model: str | None = None
+    embeddings_base_url: str | None = None  # default: [llm] base_url
+
+
+@dataclass
 class ScheduleConfig:
     cron: str = "0 7 * * *"
     timezone: str | None = None
+
+
+@dataclass
+class WebConfig:
+    # The address readers see (behind a reverse proxy, say); it builds every link
+    # in emails and pages. Unset: emails keep the operator-only footer, no web.
+    public_url: str | None = None
+    secret_env: str = "DIGEST_WEB_SECRET"  # names the variable holding the signing key
+    host: str = "127.0.0.1"
+    port: int = 8080
 
 
 @dataclass
@@ -114,6 +138,8 @@ class Settings:
     digest: DigestConfig = field(default_factory=DigestConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    rank: RankConfig = field(default_factory=RankConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     tags: dict[str, str] = field(default_factory=default_vocabulary)
     subscribers: list[dict[str, Any]] = field(default_factory=list)
     config_path: str | None = None  # where the file came from, for messages
@@ -132,6 +158,10 @@ _URLS = (
     ("sources", "hf_base_url"),
     ("sources", "arxiv_base_url"),
     ("sources", "arxiv_rss_base_url"),
+    ("rank", "embeddings_base_url"),
+    ("digest", "hf_url"),
+    ("digest", "public_url"),
+    ("web", "public_url"),
 )
 _TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")
 _SECTIONS = {
@@ -140,6 +170,8 @@ _SECTIONS = {
     "digest": DigestConfig,
     "email": EmailConfig,
     "schedule": ScheduleConfig,
+    "rank": RankConfig,
+    "web": WebConfig,
 }
 _CHOICES = {
     ("llm", "backend"): ("offline", "openai", "local"),
@@ -154,6 +186,7 @@ _POSITIVE = {
     ("llm", "context_size"),
     ("digest", "max_papers"),
     ("digest", "max_age_days"),
+    ("digest", "max_digest_papers"),
     ("sources", "catchup_days"),
     ("email", "timeout"),
     ("sources", "timeout"),
@@ -201,6 +234,7 @@ def load_settings(
 
     register(env.get(settings.llm.api_key_env))
     register(env.get(settings.email.password_env), username=settings.email.username)
+    register(env.get(settings.web.secret_env))
     return settings
 
 
@@ -327,7 +361,13 @@ def _check(settings: Settings) -> None:
     port = settings.email.smtp_port
     if port is not None and not 0 < port < 65536:
         raise ConfigError(f"[email] smtp_port {port} is not a port number (1-65535)")
-    for section, name in (("llm", "api_key_env"), ("email", "password_env")):
+    if not 0 < settings.web.port < 65536:
+        raise ConfigError(f"{key_label(settings, 'web', 'port')} is not a port number (1-65535)")
+    for section, name in (
+        ("llm", "api_key_env"),
+        ("email", "password_env"),
+        ("web", "secret_env"),
+    ):
         if not _ENV_NAME.match(getattr(getattr(settings, section), name)):
             raise ConfigError(
                 f"[{section}] {name} must name an environment variable, e.g. OPENAI_API_KEY"
@@ -339,6 +379,15 @@ def _check(settings: Settings) -> None:
         skip = (section, name) == ("llm", "base_url") and settings.llm.backend != "openai"
         if value is not None and not skip:
             check_url(value, key_label(settings, section, name))
+    public = settings.web.public_url
+    if public is not None:
+        parts = urlsplit(public)
+        if parts.query or parts.fragment or re.search(r"[\s<>\"'`\\]", public):
+            raise ConfigError(
+                f"{key_label(settings, 'web', 'public_url')} {public!r} must be a plain base"
+                ' address without ?query or #fragment, e.g. "https://papers.example.org"'
+            )
+        settings.web.public_url = public.rstrip("/")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

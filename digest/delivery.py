@@ -36,6 +36,8 @@ from digest.errors import DigestError, MailError
 from digest.locks import hold
 from digest.mail import build_message, new_message_id, render_email, sender
 from digest.models import Subscriber
+from digest.rank import Ranking
+from digest.send_report import Outcome, SendReport
 from digest.store import db_file
 from digest.store.deliveries import (
     REJECTED_LIMIT,
@@ -57,84 +59,10 @@ LOCK_WAIT_S = 3600.0
 _ALREADY = "already sent the digest"
 log = logging.getLogger(__name__)
 
-# Outcomes that make `digest send` exit with status 1.
-FAILED = ("failed", "pending", "skipped")
-
 
 def default_backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt number `attempt` (1, 2, ...): 2, 4, 8 ... 60."""
     return float(min(2**attempt, 60))
-
-
-@dataclass
-class Outcome:
-    """What happened for one subscriber in this run."""
-
-    email: str
-    status: str  # sent | nothing | waiting | failed | pending | skipped | paused | would-send
-    papers: int = 0
-    detail: str = ""  # where it went, or why not
-    server_down: bool = False  # the failure would hit the next subscribers too
-
-    @property
-    def line(self) -> str:
-        count = f"{self.papers} paper{'' if self.papers == 1 else 's'}"
-        texts = {
-            "sent": f"sent {count}" + (f" ({self.detail})" if self.detail else ""),
-            "would-send": f"would send {count}" + (f" ({self.detail})" if self.detail else ""),
-            "nothing": f"nothing new: {self.detail}",
-            "waiting": f"not today: {self.detail}",
-            "failed": f"failed: {self.detail}",
-            "pending": f"not sent: {self.detail}",
-            "skipped": f"not tried: {self.detail}",
-            "paused": f"paused: {self.detail}",
-        }
-        return f"{self.email}: {texts.get(self.status, self.detail)}"
-
-
-@dataclass
-class SendReport:
-    """The outcome of one `send_digests` call, for the CLI and the daily run."""
-
-    dry_run: bool = False
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def sent(self) -> int:
-        return sum(o.status == "sent" for o in self.outcomes)
-
-    @property
-    def failed(self) -> int:
-        return sum(o.status in FAILED for o in self.outcomes)
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0
-
-    @property
-    def errors(self) -> list[str]:
-        return [o.line for o in self.outcomes if o.status in FAILED]
-
-    @property
-    def lines(self) -> list[str]:
-        return [o.line for o in self.outcomes]
-
-    @property
-    def line(self) -> str:
-        """One summary line, e.g. "2 emails sent, 1 failed, 1 with nothing new"."""
-        if self.dry_run:
-            would = sum(o.status == "would-send" for o in self.outcomes)
-            return f"dry run: {would} email{'' if would == 1 else 's'} would be sent"
-        quiet = sum(o.status == "nothing" for o in self.outcomes)
-        later = sum(o.status == "waiting" for o in self.outcomes)
-        parts = [f"{self.sent} email{'' if self.sent == 1 else 's'} sent"]
-        if self.failed:
-            parts.append(f"{self.failed} failed")
-        if quiet:
-            parts.append(f"{quiet} with nothing new")
-        if later:
-            parts.append(f"{later} weekly not due today")
-        return ", ".join(parts)
 
 
 @dataclass
@@ -144,6 +72,8 @@ class _Draft:
     digest_date: str
     reason: str  # why nothing is due, when nothing is
     waiting: bool = False  # a weekly subscriber on another day
+    reasons: dict[int, str] = field(default_factory=dict)  # why each paper is in it
+    held_back: str = ""  # the papers under the reader's min relevance, in words
 
 
 def send_digests(
@@ -221,7 +151,7 @@ def _send_all(
         if not subs[0].active:
             raise DigestError(f"{subs[0].email} unsubscribed: `digest subscribe` it to resume")
     else:
-        subs = list_subscribers(db, active_only=True)
+        subs = list_subscribers(db, active_only=True, longest_waiting_first=True)
     report = SendReport(dry_run=dry_run)
     if not subs:
         return report
@@ -229,6 +159,8 @@ def _send_all(
     if transport is None and not dry_run:
         transport = make_transport(settings)
     failing = ""
+    ranking = Ranking(db, settings, now)
+    ranking.prepare(subs)
     try:
         for sub in subs:
             if should_stop is not None and should_stop():
@@ -237,7 +169,7 @@ def _send_all(
                 report.outcomes.append(Outcome(sub.email, "skipped", detail=failing))
                 continue
             outcome = _send_one(
-                db, settings, sub, transport, now, dry_run, sleep, backoff, day, force
+                db, settings, sub, transport, now, dry_run, sleep, backoff, day, force, ranking
             )
             report.outcomes.append(outcome)
             if outcome.server_down:
@@ -259,7 +191,8 @@ def preview_email(
         raise DigestError(f"unknown email format {fmt!r}: use html or txt")
     sub = get_subscriber(db, email)
     now = now or datetime.now(UTC)
-    draft = _draft(db, settings, sub, now, digest_day(settings, now), force=True)
+    ranking = Ranking(db, settings, now)
+    draft = _draft(db, settings, sub, now, digest_day(settings, now), ranking, force=True)
     if draft.waiting:
         raise MailError(f"{sub.email} would get no email now: {draft.reason}")
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
@@ -267,7 +200,8 @@ def preview_email(
             f"{sub.email} would get no email now: {draft.reason}"
             " ([digest] send_empty = true sends one anyway)"
         )
-    rendered = render_email(settings, sub, _papers(db, draft.paper_ids), draft.digest_date)
+    papers = _papers(db, draft.paper_ids, draft.reasons)
+    rendered = render_email(settings, sub, papers, draft.digest_date)
     return rendered.html if fmt == "html" else rendered.text
 
 
@@ -282,6 +216,7 @@ def _send_one(
     backoff: Callable[[int], float],
     day: str,
     force: bool,
+    ranking: Ranking,
 ) -> Outcome:
     streak, reason = rejected_streak(db, _id(sub))
     if streak >= REJECTED_LIMIT:
@@ -293,31 +228,35 @@ def _send_one(
                 f" `digest subscribe {sub.email}` to try again"
             ),
         )
-    draft = _draft(db, settings, sub, now, day, force=force)
+    draft = _draft(db, settings, sub, now, day, ranking, force=force)
+    held = draft.held_back
     if draft.waiting:
         return Outcome(sub.email, "waiting", detail=draft.reason)
     if draft.delivery is None and draft.reason.startswith(_ALREADY):
         return Outcome(sub.email, "nothing", detail=draft.reason)
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
-        return Outcome(sub.email, "nothing", detail=draft.reason)
-    papers = _papers(db, draft.paper_ids)
+        return Outcome(sub.email, "nothing", detail=draft.reason, held_back=held)
+    papers = _papers(db, draft.paper_ids, draft.reasons)
     rendered = render_email(settings, sub, papers, draft.digest_date)
+    # Papers left out to keep the email under the clipping size stay due.
+    shown = [p["id"] for p in papers[: rendered.papers]]
     retry = f"retry of the digest of {draft.digest_date}" if draft.delivery else ""
     if dry_run or transport is None:
-        return Outcome(sub.email, "would-send", len(papers), detail=retry)
+        return Outcome(sub.email, "would-send", len(shown), detail=retry, held_back=held)
     stamp = now.replace(microsecond=0).isoformat()
     delivery = draft.delivery or start_delivery(
         db,
         _id(sub),
-        draft.paper_ids,
+        shown,
         digest_date=draft.digest_date,
         now=stamp,
         message_id=new_message_id(settings),
+        reasons=draft.reasons,
     )
     if delivery is None:  # another sender delivered these papers meanwhile
         return Outcome(sub.email, "nothing", detail="its papers were just delivered")
-    if len(delivery.paper_ids) != len(papers):
-        papers = _papers(db, delivery.paper_ids)
+    if list(delivery.paper_ids) != shown:
+        papers = _papers(db, delivery.paper_ids, delivery.reasons)
         rendered = render_email(settings, sub, papers, delivery.digest_date)
     msg = build_message(
         settings,
@@ -337,7 +276,7 @@ def _send_one(
                 return Outcome(
                     sub.email,
                     "failed",
-                    len(papers),
+                    rendered.papers,
                     detail=f"{failure}; its papers stay due for the next send",
                 )
             record_attempt(db, delivery.id, str(failure), now=stamp)
@@ -346,14 +285,14 @@ def _send_one(
                 return Outcome(
                     sub.email,
                     "pending",
-                    len(papers),
+                    rendered.papers,
                     server_down=failure.server,
                     detail=f"{failure}{tries}; the digest is sent again next time",
                 )
             sleep(backoff(attempt))
             attempt += 1
     mark_sent(db, delivery.id, now=stamp)
-    return Outcome(sub.email, "sent", len(papers), detail=where)
+    return Outcome(sub.email, "sent", rendered.papers, detail=where, held_back=held)
 
 
 def _id(sub: Subscriber) -> int:
@@ -363,21 +302,43 @@ def _id(sub: Subscriber) -> int:
 
 
 def _draft(
-    db: Database, settings: Settings, sub: Subscriber, now: datetime, day: str, *, force: bool
+    db: Database,
+    settings: Settings,
+    sub: Subscriber,
+    now: datetime,
+    day: str,
+    ranking: Ranking,
+    *,
+    force: bool,
 ) -> _Draft:
     pending = pending_delivery(db, _id(sub))
     if pending is not None:
-        return _Draft(pending, pending.paper_ids, pending.digest_date, "")
+        return _Draft(pending, pending.paper_ids, pending.digest_date, "", reasons=pending.reasons)
     if not force and sent_on_day(db, _id(sub), day):
         return _Draft(None, [], day, f"{_ALREADY} of {day} (`digest send --force` sends another)")
     selection = select_papers(db, settings, sub, now)
     waiting = selection.waits_until is not None
-    return _Draft(None, selection.paper_ids, day, selection.reason, waiting)
+    if waiting:
+        return _Draft(None, [], day, selection.reason, waiting)
+    # Ranked before the cap: the reader's best papers go first, the rest roll over.
+    plan = ranking.plan(sub, selection.due, selection.cap)
+    held = ""
+    reason = selection.reason
+    if plan.held_back:
+        floor = f"min relevance {sub.min_relevance:g}"
+        if plan.paper_ids:
+            count = f"{plan.held_back} paper{'' if plan.held_back == 1 else 's'}"
+            held = f"{count} under {floor} held back"
+        else:
+            reason = f"all {plan.held_back} due papers are under {floor} (held back)"
+    return _Draft(None, plan.paper_ids, day, reason, reasons=plan.reasons, held_back=held)
 
 
-def _papers(db: Database, ids: list[int]) -> list[dict[str, Any]]:
-    """Papers with their latest summary, in the digest's own order."""
+def _papers(
+    db: Database, ids: list[int], reasons: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
+    """Papers with their latest summary (and why each is there), in the digest's own order."""
     if not ids:
         return []
     rows = {r["id"]: r for r in listing(db, paper_ids=ids)}
-    return [rows[i] for i in ids if i in rows]
+    return [{**rows[i], "reason": (reasons or {}).get(i)} for i in ids if i in rows]

@@ -10,9 +10,10 @@ from sqlite_utils import Database
 
 from digest.backends import Backend
 from digest.config import Settings
+from digest.email_view import banner, paper_view
 from digest.render import render
 from digest.store.papers import latest_arrival_day
-from digest.store.summaries import listing
+from digest.store.summaries import count_since, listing
 from digest.summarize import pending_papers, summarize_as_run
 
 FORMATS = {"md": "digest.md.j2"}
@@ -23,6 +24,7 @@ class Digest:
     text: str
     papers: list[dict[str, Any]]
     since: str | None
+    more: int = 0  # papers of the period left out by the limit
 
 
 def build_digest(
@@ -36,27 +38,39 @@ def build_digest(
     today: str | None = None,
 ) -> Digest:
     """Render the papers first seen since `since` (default: the day the newest
-    papers arrived), summarising any that have no summary yet."""
+    papers arrived), best rank first, at most `limit` of them (the digest then
+    says how many more there were), summarising any that have no summary yet.
+
+    Only the papers shown are read: a day of 40,000 papers costs no more
+    memory than a day of `limit`.
+    """
     since = since or latest_arrival_day(db)
     papers = listing(db, since=since, limit=limit) if since else []
+    more = count_since(db, since) - len(papers) if since and limit is not None else 0
     missing = [p["id"] for p in papers if p["tldr"] is None]
     if missing and backend is not None:
         todo = pending_papers(db, backend, paper_ids=missing)
         summarize_as_run(db, backend, todo, "build")
         papers = listing(db, since=since, limit=limit)
     writers = sorted({_writer(p) for p in papers if p["tldr"]})
+    hf_url = settings.digest.hf_url
     text = render(
         FORMATS[fmt],
         settings.digest.templates_dir,
         title=settings.digest.title,
         date=today or datetime.now(UTC).date().isoformat(),
         papers=papers,
+        views=[paper_view(p, n, hf_url) for n, p in enumerate(papers, 1)],
         writers=writers,
+        banner=banner([p for p in papers if p["tldr"]]),
+        more=max(more, 0),
+        since=since,
     )
-    return Digest(text=text, papers=papers, since=since)
+    return Digest(text=text, papers=papers, since=since, more=max(more, 0))
 
 
 def _writer(paper: dict[str, Any]) -> str:
-    if paper["backend"] == "offline":
-        return "offline extractive backend"
-    return f"{paper['model']} ({paper['backend']})"
+    """Who wrote a paper's summary, in the words each paper carries (email_view)."""
+    if paper.get("fallback_from") or paper["backend"] == "offline":
+        return "extracts from the abstracts"
+    return str(paper["model"])

@@ -19,20 +19,26 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import css_inline
 
 from digest.config import Settings
+from digest.email_view import banner, paper_view, safe_url
 from digest.errors import ConfigError
 from digest.models import Subscriber
 from digest.render import environment, render
 
-_SAFE_URL = re.compile(r"^https?://[^\s<>\"'`\\]+$", re.IGNORECASE)
-_AUTHORS_SHOWN = 6
 # Headers are not folded below the RFC 5322 hard limit: a folded Message-ID or
 # List-Unsubscribe is legal, but some programs read it with a stray space.
 POLICY = email.policy.default.clone(max_line_length=998)
+
+
+# Papers shown in full (title, tags, TL;DR, summary, links); the rest are compact
+# (title and TL;DR), so a long digest stays light and skimmable.
+FULL_PAPERS = 10
+# The HTML part's size limit: well under Gmail's ~102 KB clipping point.
+HTML_BUDGET = 90_000
 
 
 @dataclass(frozen=True)
@@ -40,32 +46,12 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
-    papers: int
+    papers: int  # how many papers it shows (the first ones given)
 
-
-def safe_url(url: Any) -> str | None:
-    """`url` if it is an absolute http(s) URL without surprises, else None."""
-    value = str(url or "").strip()
-    return value if _SAFE_URL.match(value) else None
-
-
-def paper_link(
-    paper: dict[str, Any], hf_base_url: str = "https://huggingface.co"
-) -> tuple[str, str]:
-    """Where a paper's title and abstract link point, and the link's words.
-
-    The source's URL when it gave a usable one, else the arXiv abstract page
-    for a known arXiv id, else a Hugging Face papers search for the title
-    (dumps carry neither a URL nor an id).
-    """
-    url = safe_url(paper.get("url"))
-    if url:
-        return url, "Read the abstract"
-    if paper.get("arxiv_id") and re.fullmatch(r"[\w./-]+", paper["arxiv_id"]):
-        return f"https://arxiv.org/abs/{paper['arxiv_id']}", "Read the abstract on arXiv"
-    base = safe_url(hf_base_url) or "https://huggingface.co"
-    query = quote_plus(" ".join(str(paper["title"]).split()))
-    return f"{base.rstrip('/')}/papers?q={query}", "Find it on Hugging Face"
+    @property
+    def size(self) -> int:
+        """The HTML part's size in bytes, as Gmail counts it for clipping."""
+        return len(self.html.encode("utf-8"))
 
 
 def unsubscribe_target(settings: Settings, email: str) -> str | None:
@@ -89,34 +75,110 @@ def unsubscribe_target(settings: Settings, email: str) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class ReaderLinks:
+    """A reader's own signed links (with [web] public_url set)."""
+
+    unsubscribe: str  # RFC 8058 one-click target; a GET shows a button
+    manage: str
+
+
+def reader_links(
+    settings: Settings, sub: Subscriber, secret: str | None = None
+) -> ReaderLinks | None:
+    """The reader's signed unsubscribe and manage links, or None without a web.
+
+    The key is read from the environment unless given (the web app has it).
+    """
+    if not settings.web.public_url or sub.id is None:
+        return None
+    from digest.signing import link, web_secret
+
+    secret = secret or web_secret(settings)
+    version = sub.token_version
+    return ReaderLinks(
+        unsubscribe=link(settings, secret, "u", "unsubscribe", sub.id, version),
+        manage=link(settings, secret, "m", "manage", sub.id, version),
+    )
+
+
 def render_email(
-    settings: Settings, sub: Subscriber, papers: list[dict[str, Any]], digest_date: str
+    settings: Settings,
+    sub: Subscriber,
+    papers: list[dict[str, Any]],
+    digest_date: str,
+    budget: int = HTML_BUDGET,
 ) -> RenderedEmail:
     """Render both bodies and the subject of one subscriber's digest.
 
     `papers` are `summaries.listing` rows in the order they are to appear.
+    When the HTML of all of them would pass `budget` bytes (Gmail clips past
+    about 102 KB, hiding the rest and the footer), the email shows the first
+    papers that fit and says "and N more"; `RenderedEmail.papers` says how
+    many it shows, and only those count as delivered.
     """
+    shown = len(papers)
+    rendered = _render(settings, sub, papers, digest_date, shown)
+    while rendered.size > budget and shown > 1:
+        # Shrink in proportion to the overshoot, then step: a few renders at most.
+        guess = int(shown * budget / rendered.size)
+        shown = max(1, min(shown - 1, guess))
+        rendered = _render(settings, sub, papers, digest_date, shown)
+    return rendered
+
+
+def _render(
+    settings: Settings, sub: Subscriber, papers: list[dict[str, Any]], digest_date: str, shown: int
+) -> RenderedEmail:
     day = date.fromisoformat(digest_date)
-    items = [_item(p, n, settings.sources.hf_base_url) for n, p in enumerate(papers, 1)]
+    links = reader_links(settings, sub)
+    hf_url = settings.digest.hf_url
+    items = [paper_view(p, n, hf_url) for n, p in enumerate(papers[:shown], 1)]
+    if links is not None:
+        _add_vote_links(settings, sub, items, papers[:shown])
     title = " ".join(settings.digest.title.split()) or "Trending papers"
     n = len(items)
+    weekly = sub.frequency == "weekly"
     context = {
         "title": title,
         "date": digest_date,
         "date_long": f"{day:%A}, {day.day} {day:%B %Y}",
+        "weekly": weekly,
         "count": n,
         "count_words": f"{n} paper{'' if n == 1 else 's'}",
         "papers": items,
-        "reader": sub.name or sub.email,
+        "full": FULL_PAPERS,
+        "more": len(papers) - n,
+        "public_url": safe_url(settings.digest.public_url),
+        "banner": banner(papers[:shown]),
+        "reader": " ".join((sub.name or "").split()),
         "email": sub.email,
         "filters": _filters(sub),
-        "unsubscribe": unsubscribe_target(settings, sub.email),
+        "unsubscribe": links.unsubscribe if links else unsubscribe_target(settings, sub.email),
+        "manage": links.manage if links else None,
     }
     folder = settings.digest.templates_dir
     # Both end with a newline, as they do once in the message.
     text = render("email.txt.j2", folder, **context).rstrip("\n") + "\n"
     html = _inline(render("email.html.j2", folder, **context), folder).rstrip("\n") + "\n"
-    return RenderedEmail(f"{title} — {digest_date} ({context['count_words']})", text, html, n)
+    when = f"week to {digest_date}" if weekly else digest_date
+    subject = f"{title} — {when} ({context['count_words']})"
+    return RenderedEmail(subject, text, html, n)
+
+
+def _add_vote_links(
+    settings: Settings, sub: Subscriber, items: list[dict[str, Any]], papers: list[dict[str, Any]]
+) -> None:
+    """Thumbs up / down links beside each paper (signed "vote" tokens, digest/web/vote.py):
+    a reader's verdict reorders their next emails (digest/rank)."""
+    from digest.signing import vote_link, web_secret
+
+    secret = web_secret(settings)
+    for item, paper in zip(items, papers, strict=True):
+        if paper.get("id") is None or sub.id is None:
+            continue
+        for key, vote in (("vote_up", 1), ("vote_down", -1)):
+            item[key] = vote_link(settings, secret, sub.id, sub.token_version, paper["id"], vote)
 
 
 def sender(settings: Settings) -> tuple[str, str]:
@@ -160,9 +222,8 @@ def build_message(
     msg["Subject"] = email.subject
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = message_id
-    target = unsubscribe_target(settings, sub.email)
-    if target:
-        msg["List-Unsubscribe"] = f"<{target}>"
+    for name, value in list_unsubscribe_headers(settings, sub).items():
+        msg[name] = value
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(email.text)
     msg.add_alternative(email.html, subtype="html")
@@ -171,40 +232,23 @@ def build_message(
     return msg
 
 
-def _item(p: dict[str, Any], rank: int, hf_base_url: str) -> dict[str, Any]:
-    url, label = paper_link(p, hf_base_url)
-    authors = list(p.get("authors") or [])
-    byline = ", ".join(authors[:_AUTHORS_SHOWN])
-    if len(authors) > _AUTHORS_SHOWN:
-        byline += ", et al."
-    if p.get("fallback_from"):
-        note = (
-            f"Offline summary: the model ({p['fallback_from']}) failed, so these sentences"
-            " were picked from the abstract."
-        )
-    elif p.get("backend") == "offline":
-        note = "Extractive summary: sentences picked from the abstract."
-    else:
-        note = None
-    extra = []
-    arxiv = paper_link({"title": p["title"], "arxiv_id": p.get("arxiv_id")})[0]
-    if p.get("arxiv_id") and arxiv != url and arxiv.startswith("https://arxiv.org/"):
-        extra.append(("arXiv", arxiv))
-    for name, key in (("Code", "github_repo"), ("Project page", "project_page")):
-        if safe_url(p.get(key)):
-            extra.append((name, safe_url(p.get(key))))
+def list_unsubscribe_headers(settings: Settings, sub: Subscriber) -> dict[str, str]:
+    """List-Unsubscribe (and, with a web, RFC 8058's List-Unsubscribe-Post).
+
+    With [web] public_url the first target is the reader's signed https link,
+    which accepts the one-click POST mail providers send; a configured mailto:
+    list_unsubscribe follows it as a second choice.
+    """
+    target = unsubscribe_target(settings, sub.email)
+    links = reader_links(settings, sub)
+    if links is None:
+        return {"List-Unsubscribe": f"<{target}>"} if target else {}
+    targets = [links.unsubscribe]
+    if target and target.lower().startswith("mailto:"):
+        targets.append(target)
     return {
-        "rank": rank,
-        "title": " ".join(str(p["title"]).split()),
-        "url": url,
-        "link_label": label,
-        "links": extra,
-        "tags": list(p.get("tags") or []),
-        "tldr": " ".join(str(p.get("tldr") or "").split()),
-        "summary": " ".join(str(p.get("summary") or "").split()),
-        "byline": byline,
-        "upvotes": p.get("upvotes"),
-        "note": note,
+        "List-Unsubscribe": ", ".join(f"<{t}>" for t in targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 
 
@@ -229,8 +273,15 @@ def _inliner(templates_dir: str | None) -> css_inline.CSSInliner:
     """One inliner per templates folder: the stylesheet is read and parsed once."""
     env = environment(templates_dir)
     css, _, _ = env.loader.get_source(env, "email.css")  # type: ignore[union-attr]
+    # Comments would be copied into every email's <style> block with the @media rules.
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    css = re.sub(r"\s*([{};,:>])\s*", r"\1", re.sub(r"\s+", " ", css)).strip()
+    # @media rules (phones, dark mode) stay in one <style> block for the clients
+    # that keep it; everything else is inlined, minified.
     return css_inline.CSSInliner(
         extra_css=css,
         load_remote_stylesheets=False,
         apply_width_attributes=True,
+        keep_at_rules=True,
+        minify_css=True,
     )

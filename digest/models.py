@@ -73,6 +73,9 @@ class Subscriber:
     frequency: str = "daily"  # or "weekly" (digest/cadence.py)
     weekday: str | None = None  # mon..sun, weekly only
     match: str = "all"  # tags and keywords both ("all") or either ("any")
+    interests: str | None = None  # in the reader's own words (digest/rank)
+    min_relevance: float | None = None  # papers scoring under it are held back
+    token_version: int = 0  # signed links carry it; bumped on unsubscribe (digest/signing.py)
 
 
 @dataclass

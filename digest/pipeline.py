@@ -90,6 +90,10 @@ def preflight(settings: Settings) -> None:
 
     sender(settings)
     unsubscribe_target(settings, "reader@example.org")
+    if settings.web.public_url:
+        from digest.signing import web_secret
+
+        web_secret(settings)  # the links in emails are signed with it
     compile_templates(settings.digest.templates_dir)
     check_config_subscribers(settings)
     if settings.email.backend == "smtp":
@@ -208,9 +212,8 @@ def _summarise(
         SummarizeReport,
         collapse,
         fall_back_offline,
-        pending_papers,
-        summarize_papers,
-        unsummarised_at_all,
+        summarize_pending,
+        unsummarised_at_all_paged,
     )
 
     def progress(done: SummarizeReport) -> None:
@@ -220,14 +223,13 @@ def _summarise(
 
     try:
         backend = get_backend(settings.llm.backend, settings)
-        papers = pending_papers(db, backend)
-        result = summarize_papers(
-            db, backend, papers, progress, run_id=report.run_id, should_stop=should_stop
+        result = summarize_pending(
+            db, backend, progress, run_id=report.run_id, should_stop=should_stop
         )
     except BackendError as exc:
         # The model cannot be used at all (no key, server down, unknown model): the
         # day's email still goes out, with offline summaries that say why.
-        left = unsummarised_at_all(db)
+        left = unsummarised_at_all_paged(db)
         failed = f"{settings.llm.backend}:{settings.llm.model}"
         report.fell_back += fall_back_offline(
             db, settings.tags, left, failed=failed, reason=str(exc)
@@ -273,13 +275,21 @@ def _send(
 
 
 def _write_digest(db: Database, settings: Settings, report: RunReport, dry_run: bool) -> None:
-    """The day's Markdown digest: every paper first seen that day (UTC), rewritten each run."""
+    """The day's Markdown digest: the papers first seen that day, best rank first, at most
+    [digest] max_digest_papers (it says how many more there were); rewritten each run."""
     from digest.digests import build_digest
 
     if dry_run:
         return
     # No backend: the summarise step already ran; what it could not do shows as such.
-    result = build_digest(db, settings, None, since=report.day, today=report.day)
+    result = build_digest(
+        db,
+        settings,
+        None,
+        since=report.day,
+        today=report.day,
+        limit=settings.digest.max_digest_papers,
+    )
     folder = Path(settings.digest.output_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)

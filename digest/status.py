@@ -34,8 +34,24 @@ def collect(db: Database, settings: Settings) -> dict[str, Any]:
     text["runs"] = _run_lines(run)
     text["schedule"] = _schedule_lines(settings)
     text["model calls"] = llm_status_lines(db, settings)
-    text["subscribers"] = mail_status_lines(db, settings)
+    text["subscribers"] = mail_status_lines(db, settings) + _signup_lines(db)
+    ranking = _ranking_lines(db, settings)
+    if ranking:
+        text["ranking"] = ranking
     return {"counts": c, "last_run": run, "text": text}
+
+
+def _signup_lines(db: Database) -> list[str]:
+    """Web sign-ups whose confirmation link (valid 48 h) is still unclicked."""
+    from datetime import timedelta
+
+    from digest.store.signups import pending_signups
+
+    since = (datetime.now(UTC) - timedelta(hours=48)).replace(microsecond=0).isoformat()
+    waiting = pending_signups(db, since)
+    if not waiting:
+        return []
+    return [f"{waiting} web sign-up{'' if waiting == 1 else 's'} waiting for confirmation"]
 
 
 def _source_lines(db: Database, settings: Settings) -> list[str]:
@@ -98,3 +114,34 @@ def _schedule_lines(settings: Settings) -> list[str]:
         f"next scheduled run {when.isoformat(timespec='minutes')} "
         f"(cron {settings.schedule.cron!r}); {state}"
     ]
+
+
+def _ranking_lines(db: Database, settings: Settings) -> list[str]:
+    """Per reader who gave interests or votes: what ranks their papers, and how
+    many due papers their min relevance holds back (they are not lost)."""
+    from digest.rank import Ranking
+    from digest.store.subscribers import list_subscribers, select_papers
+
+    now = datetime.now(UTC)
+    ranking = Ranking(db, settings, now)
+    lines = []
+    for sub in list_subscribers(db, active_only=True):
+        if not ranking.wants(sub):
+            continue
+        votes = ranking.votes(sub)
+        ups = sum(v > 0 for v in votes.values())
+        signals = (["interests"] if sub.interests else []) + (
+            [f"{ups} liked, {len(votes) - ups} rated down"] if votes else []
+        )
+        line = f"{sub.email}: ranked by {' + '.join(signals)}"
+        if sub.min_relevance is not None:
+            selection = select_papers(db, settings, sub, now)
+            plan = ranking.plan(sub, selection.due, selection.cap)
+            line += (
+                f"; {plan.held_back} due paper{'' if plan.held_back == 1 else 's'}"
+                f" under min relevance {sub.min_relevance:g} held back"
+            )
+        lines.append(line)
+    if ranking.note:
+        lines.append(ranking.note)
+    return lines

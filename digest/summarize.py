@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 from sqlite_utils import Database
 
@@ -12,9 +13,13 @@ from digest.backends import Backend
 from digest.locks import hold
 from digest.models import Paper
 from digest.store import db_file
-from digest.store.summaries import save_summary, unsummarised
+from digest.store.papers import get_papers
+from digest.store.summaries import save_summary, unsummarised, unsummarised_ids
 
 _COMMIT_EVERY = 100
+# Papers read from the store at a time when summarising everything pending: a
+# run's memory stays flat however many papers are waiting.
+PAGE = 500
 # How long a second summariser waits for the first before giving up (a model
 # run over a big backlog can take a while; the wait ends early on a stop).
 LOCK_WAIT_S = 3600.0
@@ -97,13 +102,86 @@ def pending_papers(
     )
 
 
+class PagedPapers(Collection[Paper]):
+    """Stored papers in the order of `ids`, read PAGE at a time as they are used.
+
+    A run over 40,000 papers holds their ids, never all their texts. Sized and
+    iterable, like the list the backends otherwise get.
+    """
+
+    def __init__(self, db: Database, ids: list[int]) -> None:
+        self.db, self.ids = db, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, paper: object) -> bool:
+        return isinstance(paper, Paper) and paper.id in self.ids
+
+    def __iter__(self) -> Iterator[Paper]:
+        for start in range(0, len(self.ids), PAGE):
+            yield from get_papers(self.db, self.ids[start : start + PAGE])
+
+
+def pending_ids(
+    db: Database, backend: Backend, *, force: bool = False, limit: int | None = None
+) -> list[int]:
+    """The ids of `pending_papers`, best rank first."""
+    return unsummarised_ids(
+        db,
+        model=backend.model,
+        prompt_version=backend.prompt_version,
+        force=force,
+        limit=limit,
+        offline=backend.name == "offline",
+    )
+
+
+def summarize_pending(
+    db: Database,
+    backend: Backend,
+    progress: Callable[[SummarizeReport], None] | None = None,
+    run_id: int | None = None,
+    *,
+    force: bool = False,
+    limit: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> SummarizeReport:
+    """Summarise every paper this backend has not summarised yet (at most `limit`),
+    best rank first, a page at a time, holding the summarise lock.
+
+    The pending papers are chosen once the lock is held, so what another
+    summariser did meanwhile is not done again.
+    """
+
+    def run() -> SummarizeReport:
+        ids = pending_ids(db, backend, force=force, limit=limit)
+        return _summarize(db, backend, PagedPapers(db, ids), progress, run_id)
+
+    where = db_file(db)
+    if where is None:
+        return run()
+    with hold(where, "summarise", wait=LOCK_WAIT_S, should_stop=should_stop, waiting=log.warning):
+        return run()
+
+
+def unsummarised_at_all_paged(db: Database) -> PagedPapers:
+    """Papers with no summary of any kind, read a page at a time."""
+    return PagedPapers(db, unsummarised_ids(db, offline=True))
+
+
 def unsummarised_at_all(db: Database) -> list[Paper]:
     """Papers with no summary of any kind (what a reader would see as not summarised)."""
     return unsummarised(db, offline=True)
 
 
 def fall_back_offline(
-    db: Database, settings_tags: dict[str, str], papers: list[Paper], *, failed: str, reason: str
+    db: Database,
+    settings_tags: dict[str, str],
+    papers: Iterable[Paper],
+    *,
+    failed: str,
+    reason: str,
 ) -> int:
     """Give `papers` offline summaries stored *as fallbacks* (with the reason), so a
     dead model server does not hold back the day's email; the next run retries them."""
@@ -112,12 +190,15 @@ def fall_back_offline(
     from digest.backends.offline import OfflineBackend
 
     offline = OfflineBackend(settings_tags)
-    with db.atomic():
-        for paper in papers:
-            if paper.id is not None:
-                summary = offline.summarize(paper)
-                save_summary(db, paper.id, replace(summary, fallback_from=failed, error=reason))
-    return len(papers)
+    done = 0
+    for batch in _batches(papers, _COMMIT_EVERY):
+        with db.atomic():
+            for paper in batch:
+                if paper.id is not None:
+                    summary = offline.summarize(paper)
+                    save_summary(db, paper.id, replace(summary, fallback_from=failed, error=reason))
+                    done += 1
+    return done
 
 
 def summarize_papers(
@@ -182,10 +263,16 @@ def _ids(papers: list[Paper]) -> list[int]:
     return [p.id for p in papers if p.id is not None]
 
 
+def _batches(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
+    items = iter(papers)
+    while batch := list(islice(items, size)):
+        yield batch
+
+
 def _summarize(
     db: Database,
     backend: Backend,
-    papers: list[Paper],
+    papers: Collection[Paper],
     progress: Callable[[SummarizeReport], None] | None,
     run_id: int | None,
 ) -> SummarizeReport:
@@ -200,9 +287,9 @@ def _summarize(
     if driver is not None:
         driver(db, papers, report, progress, run_id)
         return report
-    for start in range(0, len(papers), _COMMIT_EVERY):
+    for batch in _batches(papers, _COMMIT_EVERY):
         with db.atomic():
-            for paper in papers[start : start + _COMMIT_EVERY]:
+            for paper in batch:
                 if paper.id is None:
                     raise ValueError("summarize_papers takes stored papers (with ids)")
                 summary = backend.summarize(paper)

@@ -110,6 +110,7 @@ class FakeOpenAI:
         self.after: tuple[int, str] | None = None
         self.faults: dict[str, list[str]] = {}
         self.requests: list[dict[str, Any]] = []
+        self.embedding_inputs: list[list[str]] = []  # the texts of each /v1/embeddings request
         self.auth: list[str] = []
         self.answered = 0
         self._lock = threading.Lock()
@@ -237,6 +238,19 @@ def write_config(folder: Path, url: str | None, **llm: Any) -> Path:
     return path
 
 
+EMBEDDING_DIM = 64
+
+
+def embed_words(text: str) -> list[float]:
+    """Each lower-case word of 4+ letters adds 1 to a dimension picked by its hash."""
+    import hashlib
+
+    vec = [0.0] * EMBEDDING_DIM
+    for word in re.findall(r"[a-z]{4,}", text.lower()):
+        vec[hashlib.sha256(word.encode()).digest()[0] % EMBEDDING_DIM] += 1.0
+    return vec
+
+
 def title_of(body: dict[str, Any]) -> str:
     for message in body.get("messages", []):
         if message.get("role") == "user":
@@ -279,12 +293,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         fake: FakeOpenAI = self.server.fake  # type: ignore[attr-defined]
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.rstrip("/") != "/v1/chat/completions":
+        if self.path.rstrip("/") not in ("/v1/chat/completions", "/v1/embeddings"):
             return self._send(404, b"404 page not found", "text/plain")
         try:
             body = json.loads(raw)
         except json.JSONDecodeError:
             return self._json(400, {"error": {"message": "body is not JSON"}})
+        if self.path.rstrip("/") == "/v1/embeddings":
+            return self._embeddings(fake, body)
         fake.auth.append(self.headers.get("Authorization", ""))
         wait = fake._over_limit()
         if wait is not None:
@@ -316,6 +332,26 @@ class _Handler(BaseHTTPRequestHandler):
             }
             return self._json(status, {"error": error}, {"retry-after-ms": "10"})
         self._complete(fake, body, fault)
+
+    def _embeddings(self, fake: FakeOpenAI, body: dict[str, Any]) -> None:
+        """`POST /v1/embeddings`: a deterministic bag-of-words vector per input (texts
+        sharing words get close vectors); `every` set to an error fault fails it."""
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        with fake._lock:
+            fake.embedding_inputs.append(texts)
+        if fake.every in _ERRORS:
+            status, message, code = _ERRORS[fake.every]
+            error = {"message": message.format(model=body.get("model"), key=""), "code": code}
+            return self._json(status, {"error": error}, {"retry-after-ms": "10"})
+        data = [
+            {"object": "embedding", "index": n, "embedding": embed_words(text)}
+            for n, text in enumerate(texts)
+        ]
+        usage = {"prompt_tokens": sum(len(t.split()) for t in texts), "total_tokens": 0}
+        self._json(
+            200, {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
+        )
 
     def _complete(self, fake: FakeOpenAI, body: dict[str, Any], fault: str | None) -> None:
         text = json.dumps(fake.reply(body, fault))

@@ -42,7 +42,10 @@ def test_run_ingests_summarises_mails_and_writes_the_days_digest(invoke, seeds: 
     )
     assert f"digest: digests/{today()}.md" in result.stdout
     digest_md = Path("digests", f"{today()}.md").read_text(encoding="utf-8")
-    assert len(re.findall(r"(?m)^## \d+\. ", digest_md)) == 540
+    # The day's best 200 ([digest] max_digest_papers), and how many more there were.
+    assert len(re.findall(r"(?m)^## \d+\. ", digest_md)) == 200
+    assert "· 200 of 540 papers ·" in digest_md
+    assert f"…and 340 more papers first seen since {today()}, not shown here" in digest_md
     [message] = outbox_messages()
     assert message["To"] == "ada@example.org"
     run = list(open_db("digest.db").query("SELECT * FROM runs"))[-1]
@@ -125,7 +128,9 @@ def test_a_dead_model_server_still_lets_the_days_email_go_out(invoke, seeds: Pat
     assert "540 new papers, 540 summarised (540 offline fallbacks), 1 email sent" in result.stdout
     [message] = outbox_messages()
     html = message.get_body(preferencelist=("html",)).get_content()
-    assert "offline" in html.lower()
+    banner = "Today's summaries are extracts from the abstracts: the summarising model was"
+    assert html.count(banner) == 1  # one banner for readers, no operator error text
+    assert "127.0.0.1:9" not in html and "openai" not in html.lower()
     fallbacks = (
         open_db("digest.db")
         .execute("SELECT COUNT(*) FROM summaries WHERE fallback_from = 'openai:gpt-4o-mini'")

@@ -159,3 +159,104 @@ def test_dumps_pasted_together_lose_every_glued_subscribe(tmp_path: Path) -> Non
     assert len(titles) == 227 + 234
     assert not [t for t in titles if t.startswith("Subscribe")]
     assert "How Post-Training Reshapes LLMs" in titles[227]
+
+
+SEED = SEEDS / "003_03f71fdfc5ea1829.txt"  # compact layout: title, abstract, title, ...
+PROSE = "This line is prose. It has sentences. Many of them, too. None is a title."
+
+
+def _seed_lines() -> list[str]:
+    return SEED.read_text(encoding="utf-8").splitlines()
+
+
+def _write(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "edited.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_one_bad_line_costs_only_itself_and_is_reported_with_its_number(tmp_path: Path) -> None:
+    lines = _seed_lines()
+    # A date line ends the entry above it, so the prose after it is the rest of nothing.
+    lines[100:100] = ["Sep 9", PROSE]
+    warnings: list[str] = []
+    found = list(parse_dump(_write(tmp_path, lines), warnings))
+    assert [e.paper for e in found] == [e.paper for e in entries(SEED)]
+    assert warnings == [
+        f"{tmp_path / 'edited.txt'}: line 102: a paragraph where a paper title should be; skipped"
+    ]
+
+
+def test_many_bad_lines_show_five_and_count_the_rest(tmp_path: Path) -> None:
+    lines = _seed_lines()
+    for at in (200, 160, 120, 80, 40, 30, 20, 10):  # from the end, so positions hold
+        lines[at:at] = ["Sep 9", PROSE]
+    warnings: list[str] = []
+    found = list(parse_dump(_write(tmp_path, lines), warnings))
+    assert len(found) == 119
+    assert len(warnings) == 6
+    assert [w.split(": ")[1] for w in warnings[:5]] == [
+        "line 12",
+        "line 24",
+        "line 36",
+        "line 48",
+        "line 90",
+    ]
+    assert warnings[5].endswith(": and 3 more lines like these; skipped")
+
+
+def test_a_file_of_only_bad_lines_is_still_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, ["A Title", "Sep 9", PROSE, PROSE])
+    with pytest.raises(DumpError, match="line 3 should be a paper title but is a paragraph"):
+        entries(path)
+
+
+@pytest.mark.parametrize("where", ["mid-sentence", "between sentences"])
+def test_an_abstract_wrapped_onto_a_second_line_is_joined_not_a_new_paper(
+    tmp_path: Path, where: str
+) -> None:
+    lines = _seed_lines()
+    expected = [e.paper for e in entries(SEED)]
+    for n in (237, 121, 51, 3):  # abstracts of entries 118, 60, 25 and 1 (from the end)
+        abstract = lines[n]
+        cut = (
+            abstract.index(" ", len(abstract) // 2)
+            if where == "mid-sentence"
+            else abstract.index(". ", len(abstract) // 3) + 1
+        )
+        lines[n : n + 1] = [abstract[:cut], abstract[cut + 1 :]]
+    warnings: list[str] = []
+    found = [e.paper for e in parse_dump(_write(tmp_path, lines), warnings)]
+    assert found == expected
+    assert warnings == []
+
+
+def test_a_wrapped_last_abstract_is_joined_too(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        ["First Title", "We study one thing. It works", "well on three benchmarks."],
+    )
+    assert [e.paper.abstract for e in entries(path)] == [
+        "We study one thing. It works well on three benchmarks."
+    ]
+
+
+def test_a_short_first_line_of_a_wrapped_abstract_does_not_steal_the_title(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        [
+            "The Free Transformer",
+            "We propose an extension of the decoder that conditions on latent variables",
+            "learned without supervision. Experiments show large gains on downstream tasks.",
+            "Another Title",
+            "We study another thing. It works.",
+        ],
+    )
+    found = entries(path)
+    assert [e.paper.title for e in found] == ["The Free Transformer", "Another Title"]
+    assert found[0].paper.abstract.endswith(
+        "latent variables learned without supervision. "
+        "Experiments show large gains on downstream tasks."
+    )

@@ -15,8 +15,9 @@ from mail_support import body, expected_ids, listed_titles, settings_for, titles
 
 from digest.config import Settings
 from digest.delivery import preview_email, send_digests
+from digest.email_view import paper_links
 from digest.errors import ConfigError, MailError
-from digest.mail import build_message, paper_link, render_email
+from digest.mail import build_message, render_email
 from digest.models import Subscriber
 from digest.store import open_db
 from digest.store.subscribers import make_subscriber, save_subscriber
@@ -85,57 +86,112 @@ def test_all_paper_text_is_escaped_and_only_http_links_survive(tmp_path: Path) -
     assert "<b>Eve</b>" not in page
     assert html.escape('<script>alert("t")</script>', quote=False) in page.replace("&#34;", '"')
     assert "&lt;iframe" in page and "&lt;img src=x" in page and "&lt;b&gt;Eve&lt;/b&gt;" in page
-    hrefs = re.findall(r'href="([^"]*)"', page)
+    hrefs = [h for h in re.findall(r'href="([^"]*)"', page) if not h.startswith("#p")]
     assert hrefs and all(h.startswith("https://huggingface.co/papers?q=") for h in hrefs)
     assert "javascript:" not in "".join(hrefs)
     assert "**Bold**" in page  # Markdown stays literal text
 
 
-def test_css_is_inlined_and_there_are_no_scripts_or_images(tmp_path: Path) -> None:
+def test_css_is_inlined_and_only_media_rules_stay_in_style(tmp_path: Path) -> None:
     page = body(_message(settings_for(tmp_path / "x.db"), [NASTY]), "html")
-    assert "<style" not in page and "<script" not in page and "<img" not in page
-    assert re.search(r'<table[^>]*class="card"[^>]*style="[^"]*width: 600px', page)
-    assert 'width="600"' in page
+    assert "<script" not in page and "<img" not in page
+    styles = re.findall(r"<style>(.*?)</style>", page, re.DOTALL)
+    assert len(styles) == 1 and styles[0].lstrip().startswith("@media")
+    assert "prefers-color-scheme:dark" in styles[0].replace(" ", "")
+    outside = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", styles[0])
+    assert not outside.strip(), outside  # nothing but @media blocks
+    card = re.search(r'<table[^>]*class="card"[^>]*style="([^"]*)"', page)
+    assert card and "max-width:600px" in card.group(1) and "width:100%" in card.group(1)
+    assert 'width="600"' not in page.split("<!--[if mso]>")[0]  # fluid outside Outlook
 
 
 @pytest.mark.parametrize(
-    ("paper", "url", "label"),
+    ("paper", "links"),
     [
         (
-            {"url": "https://example.org/p", "arxiv_id": "2401.1"},
-            "https://example.org/p",
-            "Read the abstract",
+            {"url": "https://example.org/p", "arxiv_id": "2401.01234"},
+            [
+                ("Hugging Face", "https://hf.example/papers/2401.01234"),
+                ("arXiv", "https://arxiv.org/abs/2401.01234"),
+                ("PDF", "https://arxiv.org/pdf/2401.01234"),
+            ],
         ),
         (
-            {"url": None, "arxiv_id": "2401.01234"},
-            "https://arxiv.org/abs/2401.01234",
-            "Read the abstract on arXiv",
+            {"url": "https://huggingface.co/papers/x", "arxiv_id": None},
+            [("Abstract", "https://hf.example/papers/x")],
         ),
         (
-            {"url": "javascript:alert(1)", "arxiv_id": None},
-            "https://huggingface.co/papers?q=A+%26+B%3F",
-            "Find it on Hugging Face",
+            {"url": "https://example.org/p", "arxiv_id": None, "github_repo": "https://g.h/x"},
+            [("Abstract", "https://example.org/p"), ("Code", "https://g.h/x")],
+        ),
+        (
+            {"url": "javascript:alert(1)", "arxiv_id": "../x y"},
+            [("Find it on Hugging Face", "https://hf.example/papers?q=A+%26+B%3F")],
         ),
     ],
 )
-def test_paper_links_prefer_url_then_arxiv_then_a_search(paper: dict, url: str, label: str) -> None:
-    assert paper_link({"title": "A  & B?", **paper}) == (url, label)
+def test_reader_links_come_from_the_public_hf_url(paper: dict, links: list) -> None:
+    assert paper_links({"title": "A  & B?", **paper}, "https://hf.example/") == links
 
 
-def test_offline_and_fallback_summaries_are_labelled(tmp_path: Path) -> None:
+def test_a_fetching_mirror_never_reaches_readers(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "x.db")
+    settings.sources.hf_base_url = "https://mirror.internal.example"
+    msg = _message(settings, [NASTY, {**NASTY, "id": 2, "arxiv_id": "2401.01234"}])
+    for kind in ("plain", "html"):
+        part = body(msg, kind)
+        assert "mirror.internal" not in part
+        assert "https://huggingface.co/papers/2401.01234" in part
+
+
+def test_every_summary_says_who_wrote_it_and_operator_errors_stay_out(tmp_path: Path) -> None:
     papers = [
         {**NASTY, "title": "Offline one", "backend": "offline"},
-        {**NASTY, "title": "Fell back", "backend": "offline", "fallback_from": "openai/gpt-x"},
-        {**NASTY, "title": "Model one"},
+        {
+            **NASTY,
+            "title": "Fell back",
+            "backend": "offline",
+            "fallback_from": "openai:gpt-x",
+            "summary_error": "No API key: set OPENAI_API_KEY",
+        },
+        {**NASTY, "title": "Model one", "model": "gpt-4o-mini"},
     ]
     msg = _message(settings_for(tmp_path / "x.db"), papers)
     text = body(msg, "plain")
     chunks = re.split(r"^\d+\. ", text, flags=re.MULTILINE)[1:]
-    assert "(Extractive summary: sentences picked from the abstract.)" in chunks[0]
-    assert "Offline summary: the model (openai/gpt-x) failed" in chunks[1]
-    assert "summary" not in chunks[2].split("TL;DR")[0] and "picked" not in chunks[2]
+    assert "(Extract from the abstract)" in chunks[0]
+    assert "(Extract from the abstract)" in chunks[1]
+    assert "(Summary by gpt-4o-mini)" in chunks[2]
     page = body(msg, "html")
-    assert page.count("Extractive summary") == 1 and page.count("Offline summary") == 1
+    assert page.count("Extract from the abstract") == 2
+    assert page.count("Summary by gpt-4o-mini") == 1
+    banner = "1 of today's summaries are extracts from the abstracts"
+    for part in (" ".join(text.split()), page):
+        assert part.count(banner) == 1
+        assert "API key" not in part and "OPENAI" not in part and "openai" not in part
+
+
+def test_one_banner_when_the_model_failed_for_every_paper(tmp_path: Path) -> None:
+    failed = {**NASTY, "backend": "offline", "fallback_from": "openai:gpt-x"}
+    msg = _message(settings_for(tmp_path / "x.db"), [failed, {**failed, "id": 2}])
+    banner = "Today's summaries are extracts from the abstracts: the summarising model was"
+    assert " ".join(body(msg, "plain").split()).count(banner) == 1
+    assert body(msg, "html").count(banner) == 1
+    assert "Summary by" not in body(msg, "html")
+
+
+def test_the_greeting_uses_the_name_and_weekly_emails_say_so(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "x.db")
+    msg = _message(settings, [NASTY])
+    assert "Hi Ada Lovelace, here are today's papers." in body(msg, "plain")
+    assert "Hi Ada Lovelace, here are today's papers." in body(msg, "html")
+    weekly = _message(settings, [NASTY], frequency="weekly", weekday="sat")
+    assert weekly["Subject"] == "Trending papers — week to 2026-11-21 (1 paper)"
+    assert "Weekly papers digest" in body(weekly, "html")
+    assert "this week's papers" in body(weekly, "plain")
+    anonymous = Subscriber(email="x@example.org", id=2)
+    nameless = render_email(settings, anonymous, [NASTY], "2026-11-21")
+    assert "Hi " not in nameless.text and "Hi " not in nameless.html
 
 
 def test_footer_explains_how_to_unsubscribe_without_a_configured_target(tmp_path: Path) -> None:
@@ -213,7 +269,7 @@ def test_preview_says_why_nobody_would_get_an_email(library: Path) -> None:
     assert "No new papers today." in preview_email(db, settings, "ada@example.org", "txt")
 
 
-def test_arxiv_code_and_project_links_are_added_when_known(tmp_path: Path) -> None:
+def test_arxiv_pdf_code_and_project_links_are_added_when_known(tmp_path: Path) -> None:
     paper = {
         **NASTY,
         "url": "https://huggingface.co/papers/2401.01234",
@@ -223,11 +279,16 @@ def test_arxiv_code_and_project_links_are_added_when_known(tmp_path: Path) -> No
     }
     msg = _message(settings_for(tmp_path / "x.db"), [paper])
     text = body(msg, "plain")
-    assert "   Read the abstract: https://huggingface.co/papers/2401.01234\n" in text
-    assert "   arXiv: https://arxiv.org/abs/2401.01234\n   Code: https://github.com/x/y\n" in text
+    assert (
+        "   Hugging Face: https://huggingface.co/papers/2401.01234\n"
+        "   arXiv: https://arxiv.org/abs/2401.01234\n"
+        "   PDF: https://arxiv.org/pdf/2401.01234\n"
+        "   Code: https://github.com/x/y\n"
+    ) in text
     assert "Project page" not in text and "Project page" not in body(msg, "html")
     hrefs = re.findall(r'href="([^"]*)"', body(msg, "html"))
     assert hrefs == ["https://huggingface.co/papers/2401.01234"] * 2 + [
         "https://arxiv.org/abs/2401.01234",
+        "https://arxiv.org/pdf/2401.01234",
         "https://github.com/x/y",
     ]

@@ -64,16 +64,12 @@ def test_bad_file_is_named_and_the_others_still_load(invoke, seeds: Path) -> Non
 
 
 def test_file_failing_halfway_leaves_nothing_behind(invoke, seeds: Path, tmp_path) -> None:
-    good = (seeds / "003_03f71fdfc5ea1829.txt").read_text(encoding="utf-8")
+    good = (seeds / "003_03f71fdfc5ea1829.txt").read_bytes()
     half = tmp_path / "half.txt"
-    half.write_text(
-        good + "\nThis line is prose. It has sentences. Many of them here.\n"
-        "So does this one. Yes it does. Indeed.\n",
-        encoding="utf-8",
-    )
+    half.write_bytes(good + b"\nCaf\xe9 Latin-1 Title\nWe study it. It works.\n")
     result, out = ingest_json(invoke, half)
     assert result.exit_code == 1
-    assert "line 242 should be a paper title" in out["files"][0]["error"]
+    assert "not UTF-8 text (bad byte 0xe9 on line 242)" in out["files"][0]["error"]
     db = open_db("digest.db")
     assert db["papers"].count == 0 and db["sightings"].count == 0 and db["sources"].count == 0
 

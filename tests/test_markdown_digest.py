@@ -37,7 +37,7 @@ def test_build_covers_all_seed_papers_with_tags_and_tldrs(invoke, seeds: Path) -
 def test_papers_come_in_rank_order(invoke, seeds: Path) -> None:
     invoke("ingest", str(seeds / "000_212a8c0834e203e0.txt"))
     text = invoke("build").stdout
-    titles = re.findall(r"(?m)^## (\d+)\. (.*)$", text)
+    titles = re.findall(r"(?m)^## (\d+)\. \[(.*)\]\(https://huggingface.co/papers\?q=.*\)$", text)
     assert titles[0] == (
         "1",
         "RLFR: Extending Reinforcement Learning for LLMs with Flow Environment",
@@ -90,3 +90,26 @@ def test_user_templates_folder_overrides_the_builtin_digest(invoke, seeds: Path,
     Path("digest.toml").write_text(f'[digest]\ntemplates_dir = "{own}"\n', encoding="utf-8")
     invoke("ingest", str(seeds / "001_f241505a523fd2a8.txt"))
     assert invoke("build").stdout == "52 papers for me\n"
+
+
+def test_summaries_say_who_wrote_them_and_one_banner_replaces_operator_errors(
+    invoke, seeds: Path
+) -> None:
+    from digest.store import open_db
+    from digest.summarize import fall_back_offline, unsummarised_at_all
+
+    invoke("ingest", str(seeds / "001_f241505a523fd2a8.txt"))
+    db = open_db("digest.db")
+    fall_back_offline(
+        db,
+        load_settings().tags,
+        unsummarised_at_all(db),
+        failed="openai:gpt-x",
+        reason="No API key found: set OPENAI_API_KEY",
+    )
+    text = invoke("build").stdout
+    sections = text.split("\n## ")[1:]
+    assert len(sections) == 52
+    assert all("*Extract from the abstract*" in s for s in sections)
+    assert text.count("Today's summaries are extracts from the abstracts") == 1
+    assert "API key" not in text and "OPENAI" not in text and "openai" not in text

@@ -126,7 +126,9 @@ def test_a_reply_still_bad_after_the_repair_falls_back_to_offline(
     assert [c["status"] for c in calls] == ["invalid", "invalid"]
     assert rows("SELECT status, fell_back FROM runs") == [{"status": "partial", "fell_back": 1}]
     digest = invoke("build", "--limit", "2").stdout
-    assert "*Offline summary: openai:test-model failed (invalid reply" in digest
+    assert "*Extract from the abstract*" in digest and "*Summary by test-model*" in digest
+    assert "1 of today's summaries are extracts from the abstracts" in digest
+    assert "invalid reply" not in digest  # the operator's error stays with the operator
 
 
 def test_a_paper_that_keeps_failing_falls_back_and_the_next_run_tries_it_again(

@@ -19,7 +19,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -127,7 +127,7 @@ class OpenAIBackend:
     def summarize_into(
         self,
         db: Database,
-        papers: list[Paper],
+        papers: Collection[Paper],
         report: SummarizeReport,
         progress: Callable[[SummarizeReport], None] | None = None,
         run_id: int | None = None,
@@ -161,7 +161,7 @@ class OpenAIBackend:
     async def _drive(
         self,
         db: Database,
-        papers: list[Paper],
+        papers: Collection[Paper],
         report: SummarizeReport,
         progress: Callable[[SummarizeReport], None] | None,
         run_id: int | None,

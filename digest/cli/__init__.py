@@ -169,8 +169,10 @@ def main() -> None:
 
 
 from digest.cli import build as _build  # noqa: E402,F401  (registers commands)
+from digest.cli import feedback as _feedback  # noqa: E402,F401
 from digest.cli import mail as _mail  # noqa: E402,F401
 from digest.cli import papers as _papers  # noqa: E402,F401
 from digest.cli import run as _run  # noqa: E402,F401
 from digest.cli import status as _status  # noqa: E402,F401
 from digest.cli import summaries as _summaries  # noqa: E402,F401
+from digest.cli import web as _web  # noqa: E402,F401

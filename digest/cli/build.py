@@ -16,7 +16,11 @@ from digest.errors import DigestError
     "--since",
     help="Papers first seen on or after YYYY-MM-DD (default: the day the newest papers arrived).",
 )
-@click.option("--limit", type=click.IntRange(min=1), help="At most N papers.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="At most N papers (default: all); the digest says how many more there were.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -74,7 +78,13 @@ def build(
         from digest.digests import build_digest
 
         chosen = get_backend(backend or app.settings.llm.backend, app.settings)
-        result = build_digest(app.db, app.settings, chosen, since=parse_date(since), limit=limit)
+        result = build_digest(
+            app.db,
+            app.settings,
+            chosen,
+            since=parse_date(since),
+            limit=limit,
+        )
         text, count = result.text, len(result.papers)
     if output is None:
         click.echo(text, nl=False)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @cli.command()
 @click.argument("email")
-@click.option("--name", help="How to greet the reader.")
+@click.option("--name", help='How to greet the reader ("Hi NAME," at the top of each email).')
 @click.option(
     "--tag",
     "tags",
@@ -59,6 +59,26 @@ if TYPE_CHECKING:
     type=click.IntRange(min=1),
     help="At most N papers per email (default: [digest] max_papers).",
 )
+@click.option(
+    "--interests",
+    metavar="TEXT",
+    help="What the reader cares about, in their own words (commas between topics); "
+    "their papers come best first, each with a reason.",
+)
+@click.option(
+    "--like",
+    "likes",
+    multiple=True,
+    metavar="ID",
+    help="A paper the reader likes: a store id or arXiv id (repeatable; ranks similar papers up).",
+)
+@click.option(
+    "--min-relevance",
+    type=click.FloatRange(0, 1),
+    metavar="X",
+    help="Hold back papers scoring under X (0-1; about 0.05 for the lexical model). "
+    "They are counted in `digest status`, not lost.",
+)
 @pass_app
 def subscribe(
     app: AppContext,
@@ -71,6 +91,9 @@ def subscribe(
     match: str | None,
     frequency: str | None,
     weekday: str | None,
+    interests: str | None,
+    likes: tuple[str, ...],
+    min_relevance: float | None,
 ) -> None:
     """Add a subscriber, or replace the name and filters of a known one.
 
@@ -78,6 +101,8 @@ def subscribe(
     has any of them, keywords when it contains any of them; with both, --match
     says whether a paper needs both (all) or either (any). Subscribing again
     states the whole subscription anew (and resumes a stopped one).
+    With --interests or liked papers (--like, thumbs up) the papers come
+    best first; likes and thumbs are kept until `digest feedback ... undo`.
 
     \b
     Example:
@@ -85,8 +110,11 @@ def subscribe(
       digest subscribe bob@example.org --keyword "sparse autoencoder" --max-papers 10
       digest subscribe eve@example.org --tag llm --keyword agents --match any
       digest subscribe joe@example.org --frequency weekly --weekday mon
+      digest subscribe max@example.org --interests "text VAEs, latent variable models"
+      digest subscribe max@example.org --like 2401.12345 --min-relevance 0.05
     """
     from digest.errors import DigestError, InputError
+    from digest.store.feedback import find_paper, set_vote
     from digest.store.subscribers import make_subscriber, save_subscriber
 
     try:
@@ -101,12 +129,19 @@ def subscribe(
             frequency=frequency,
             weekday=weekday,
             match=match,
+            interests=interests,
+            min_relevance=min_relevance,
         )
-    except DigestError as exc:  # a bad address or tag on the command line
+        liked = [find_paper(app.db, ident) for ident in likes]  # all found before saving
+    except DigestError as exc:  # a bad address, tag or paper on the command line
         raise InputError(str(exc)) from None
-    _, what = save_subscriber(app.db, sub, touch=True)
+    sub_id, what = save_subscriber(app.db, sub, touch=True)
+    for paper in liked:
+        set_vote(app.db, sub_id, paper["id"], 1, "like")
     verb = {"created": "subscribed", "updated": "updated", "unchanged": "already subscribed:"}
     click.echo(f"{verb[what]} {sub.email}" + (f" ({_describe(sub)})" if _describe(sub) else ""))
+    for paper in liked:
+        click.echo(f"  likes {paper['title']!r}")
 
 
 @cli.command()
@@ -155,6 +190,8 @@ def subscribers(app: AppContext, as_json: bool) -> None:
                 "match": s.match,
                 "frequency": s.frequency,
                 "weekday": s.weekday,
+                "interests": s.interests,
+                "min_relevance": s.min_relevance,
             }
             for s in subs
         ]
@@ -236,4 +273,8 @@ def _describe(sub: Subscriber) -> str:
         parts.append(f"{either}keywords: " + ", ".join(sub.keywords))
     if sub.max_papers:
         parts.append(f"at most {sub.max_papers} papers")
+    if sub.interests:
+        parts.append(f"interests: {sub.interests}")
+    if sub.min_relevance is not None:
+        parts.append(f"min relevance {sub.min_relevance:g}")
     return "; ".join(parts)

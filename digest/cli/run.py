@@ -77,17 +77,25 @@ def run(app: AppContext, dumps: tuple[Path, ...], dry_run: bool, force: bool) ->
 @cli.command()
 @click.option("--run-now", is_flag=True, help="Also run once at start.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Also write logs to FILE.")
+@click.option(
+    "--web",
+    "with_web",
+    is_flag=True,
+    help="Also serve the readers' web application ([web] host/port), as `digest web` does.",
+)
 @pass_app
-def serve(app: AppContext, run_now: bool, log_file: str | None) -> None:
+def serve(app: AppContext, run_now: bool, log_file: str | None, with_web: bool) -> None:
     """Run the daily job on the [schedule] cron line until stopped.
 
     A run missed while the machine was off or asleep happens once when it is
     back. SIGTERM or Ctrl-C stops it cleanly after the paper or email in
-    hand. Logs go to stderr with timestamps.
+    hand. Logs go to stderr with timestamps. With --web, the readers' web
+    application runs in the same process, so one service does everything.
 
     \b
     Example:
       digest serve --run-now
+      digest serve --web
       digest --config /etc/digest.toml serve --log-file digest.log
     """
     from digest.locks import hold
@@ -102,9 +110,15 @@ def serve(app: AppContext, run_now: bool, log_file: str | None) -> None:
     trigger(settings)  # a bad cron line or time zone fails here, before anything starts
     preflight(settings)
     db = app.db
+    web = None
+    if with_web:
+        from digest.web import create_app
+        from digest.web.server import Background
+
+        web = Background(create_app(settings), settings.web.host, settings.web.port)
     setup_logging(app.verbose + 1, app.quiet, log_file)  # a daemon logs INFO by default
     stop = threading.Event()
-    with hold(settings.db, "serve"), _stop_on_sigterm(stop):
+    with hold(settings.db, "serve"), _stop_on_sigterm(stop), _running(web):
         mark_abandoned(db)  # a run killed with its `serve` is interrupted, not running
         last, done = last_run(db, "run"), last_completed_run(db, "run")
         if last is not None and done is None:
@@ -141,6 +155,22 @@ def _scheduled_run(settings, stop: threading.Event, debug: bool = False) -> None
     for error in report.errors:
         log.error("%s", error)
     log.info("%s", report.line())
+
+
+class _running:
+    """The web server (if any) for the duration of the block."""
+
+    def __init__(self, web) -> None:  # noqa: ANN001
+        self.web = web
+
+    def __enter__(self) -> None:
+        if self.web is not None:
+            self.web.start()
+            log.info("readers' web on http://%s:%d", *self.web.address)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.web is not None:
+            self.web.stop()
 
 
 class _stop_on_sigterm:

@@ -35,13 +35,12 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
         SummarizeReport,
         collapse,
         outcome_line,
-        pending_papers,
-        summarize_papers,
+        pending_ids,
+        summarize_pending,
     )
 
     chosen = get_backend(backend or app.settings.llm.backend, app.settings)
-    papers = pending_papers(app.db, chosen, force=force, limit=limit)
-    if not papers:
+    if not pending_ids(app.db, chosen, force=force, limit=1):
         click.echo(
             "nothing to summarise: every stored paper already has a summary"
             + (f" from {chosen.model}" if chosen.name != "offline" else "")
@@ -71,7 +70,7 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
 
     run_id = start_run(app.db, "summarize")
     try:
-        report = summarize_papers(app.db, chosen, papers, progress, run_id, force=force)
+        report = summarize_pending(app.db, chosen, progress, run_id, force=force, limit=limit)
     except (DigestError, KeyboardInterrupt) as exc:
         if tty and seen["done"]:
             click.echo(err=True)

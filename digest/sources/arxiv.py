@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from digest.errors import SourceError
 from digest.identity import arxiv_key
 from digest.models import Entry, Paper
+from digest.text import printable
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -199,10 +199,7 @@ def _find_id(*texts: str | None) -> str:
 
 
 def _clean(value: str | None) -> str:
-    if not value:
-        return ""
-    kept = (" " if unicodedata.category(ch) == "Cc" else ch for ch in value)
-    return " ".join("".join(kept).split())
+    return printable(value) if value else ""
 
 
 def _local(tag: str) -> str:

@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from digest.errors import DumpError
 from digest.models import Entry, Paper
+from digest.text import printable
 
 MAX_LINE = 65_536  # characters; real abstracts are under 3,000
 SUFFIXES = {".txt", ".text", ".dump", ""}
@@ -44,6 +45,7 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?]\s*$")
+_LINK_END = re.compile(r"https?://\S+$")
 _BREAK = re.compile(r"[a-z0-9)]{2,}[.!?] +[A-Z]")
 # A full stop after a real word, then a capital: prose. ("vs. BERT" and "Why? A study" are titles.)
 _PROSE = re.compile(r"[a-z]{4,}\. +[A-Z]")
@@ -77,8 +79,10 @@ def find_dumps(paths: list[Path]) -> list[Path]:
 def parse_dump(path: Path, warnings: list[str] | None = None) -> Iterator[Entry]:
     """Yield the entries of one dump in rank order (1 = top trending).
 
-    Problems that lose nothing (a dangling title with no abstract) are added
-    to `warnings`; anything that makes the file unusable raises `DumpError`.
+    Problems with single lines (a title with no abstract, prose where a title
+    should be) are added to `warnings` with their line numbers, and the good
+    entries around them still count; anything that makes the whole file
+    unusable (binary, not UTF-8, no entry at all) raises `DumpError`.
     """
     warnings = [] if warnings is None else warnings
     try:
@@ -115,7 +119,7 @@ def _lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, str]]:
                 f"{path}: not UTF-8 text (bad byte 0x{raw[exc.start]:02x} on line {number}); "
                 "save the dump as UTF-8"
             ) from exc
-        text = text.rstrip("\r\n").strip()
+        text = printable(text)  # no terminal control sequence gets past ingest
         if len(text) > MAX_LINE:
             raise DumpError(
                 f"{path}: line {number} is longer than {MAX_LINE:,} characters: "
@@ -125,43 +129,143 @@ def _lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, str]]:
             yield number, text
 
 
+class _Held:
+    """The last entry read, kept until the next line shows whether its abstract
+    goes on (an abstract wrapped onto a second line) or a new entry starts."""
+
+    def __init__(self, title: str, abstract: str, rank: int, listed: str | None) -> None:
+        self.title, self.parts, self.rank, self.listed = title, [abstract], rank, listed
+        self.size = len(abstract)
+        self.sentence_joins = 0
+
+    def entry(self) -> Entry:
+        paper = Paper(title=self.title, abstract=" ".join(self.parts))
+        return Entry(paper, rank=self.rank, listed=self.listed)
+
+    def continues(self, text: str, following: str | None) -> bool:
+        """Is `text` (read where a title should be) the rest of this abstract?
+
+        Cut mid-sentence, the abstract goes on with a lowercase word, a
+        sentence end, or anything not followed by an abstract; cut between
+        sentences (once), with prose, or a sentence not followed by an abstract.
+        A title is never prose, so prose is never a title.
+        """
+        if (
+            self.size + len(text) > MAX_LINE
+            or _furniture(text)
+            or (self.sentence_joins and _ends_sentence(self.parts[-1]))
+        ):
+            return False
+        if not _looks_like_title(text):
+            return True
+        after_abstract = following is not None and _surely_abstract(following)
+        if not _ends_sentence(self.parts[-1]):
+            return text[:1].islower() or _ends_sentence(text) or not after_abstract
+        return _ends_sentence(text) and not after_abstract
+
+    def join(self, text: str) -> None:
+        if _ends_sentence(self.parts[-1]):
+            self.sentence_joins += 1
+        self.parts.append(text)
+        self.size += len(text) + 1
+
+
 def _entries(path: Path, lines: Iterator[tuple[int, str]], warnings: list[str]) -> Iterator[Entry]:
+    """Title and abstract lines in turn, around the page furniture.
+
+    A line that fits nowhere (prose where a title should be, not the rest of an
+    abstract) is reported with its number and skipped: the good entries around
+    it still count. A file with no entry at all is not a dump.
+    """
+    problems = _Problems(path, warnings)
+    ahead = _Lookahead(lines)
     rank = 0
     listed: str | None = None
     title: tuple[int, str] | None = None
-    first = True
-    for number, text in lines:
-        if first:
+    held: _Held | None = None
+    first_bad: str | None = None
+    for number, text in ahead:
+        if number == ahead.first:
             _reject_other_formats(path, text)
-            first = False
-        in_header = rank == 0
         if title is None:
+            if held is not None:
+                if held.continues(text, ahead.peek()):
+                    held.join(text)
+                    continue
+                yield held.entry()
+                held = None
             if _GLUED.match(text):  # compact layout: "Subscribe" glued to a title
                 text = text[len("Subscribe") :].strip()
-            elif text.casefold() in _BANNERS or (in_header and text.casefold() in _HEADER):
+            elif text.casefold() in _BANNERS or (rank == 0 and text.casefold() in _HEADER):
                 continue
             elif _DATE.match(text):
                 listed = text
                 continue
             if not _looks_like_title(text):
-                raise DumpError(
+                first_bad = first_bad or (
                     f"{path}: line {number} should be a paper title but is a paragraph "
                     "(expected title and abstract lines in turn): not a trending-papers dump"
                 )
+                problems.add(f"line {number}: a paragraph where a paper title should be; skipped")
+                continue
             title = (number, text)
-        elif _looks_like_abstract(text):
+        elif _looks_like_abstract(text) or _wrapped(text, ahead.peek()):
             rank += 1
-            yield Entry(Paper(title=title[1], abstract=text), rank=rank, listed=listed)
+            held = _Held(title[1], text, rank, listed)
             title = None
         else:
-            warnings.append(_dangling(path, title))
+            problems.add(_dangling(title))
             title = None if (text.casefold() in _BANNERS or _DATE.match(text)) else (number, text)
             if title is None and _DATE.match(text):
                 listed = text
+    if held is not None:
+        yield held.entry()
     if title is not None:
-        warnings.append(_dangling(path, title))
+        problems.add(_dangling(title))
     if rank == 0:
-        raise DumpError(f"{path}: no title/abstract pairs found: not a trending-papers dump")
+        raise DumpError(
+            first_bad or f"{path}: no title/abstract pairs found: not a trending-papers dump"
+        )
+    problems.close()
+
+
+class _Lookahead:
+    """Lines with a one-line look ahead (is the line after this one an abstract?)."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
+        self._lines = lines
+        self._next: tuple[int, str] | None = next(lines, None)
+        self.first = self._next[0] if self._next else 0
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        while self._next is not None:
+            current, self._next = self._next, next(self._lines, None)
+            yield current
+
+    def peek(self) -> str | None:
+        return self._next[1] if self._next else None
+
+
+class _Problems:
+    """Problems with single lines, each naming the file and line: the first
+    SHOWN as they are, the rest counted (a file of bad lines costs no memory)."""
+
+    SHOWN = 6
+
+    def __init__(self, path: Path, warnings: list[str]) -> None:
+        self.path, self.warnings, self.count = path, warnings, 0
+        self._start = len(warnings)
+
+    def add(self, text: str) -> None:
+        self.count += 1
+        if self.count <= self.SHOWN:
+            self.warnings.append(f"{self.path}: {text}")
+
+    def close(self) -> None:
+        if self.count > self.SHOWN:
+            del self.warnings[self._start + self.SHOWN - 1 :]
+            more = self.count - self.SHOWN + 1
+            self.warnings.append(f"{self.path}: and {more} more lines like these; skipped")
 
 
 def _reject_other_formats(path: Path, text: str) -> None:
@@ -185,6 +289,32 @@ def _looks_like_abstract(text: str) -> bool:
     return len(text) >= 200 or bool(_BREAK.search(text)) or bool(_SENTENCE_END.search(text))
 
 
-def _dangling(path: Path, title: tuple[int, str]) -> str:
+def _surely_abstract(text: str) -> bool:
+    """Long, or several sentences ending like one: no title looks like this
+    ("Why do small models underperform? Studying ..." has a break, but no end)."""
+    return len(text) >= 200 or bool(_BREAK.search(text) and _ends_sentence(text))
+
+
+def _wrapped(text: str, following: str | None) -> bool:
+    """A short first line of an abstract cut mid-sentence: the next line goes on
+    in lowercase."""
+    return (
+        following is not None
+        and following[:1].islower()
+        and not _ends_sentence(text)
+        and not _furniture(text)
+    )
+
+
+def _ends_sentence(text: str) -> bool:
+    """A sentence end, or a link (abstracts often end with their code's address)."""
+    return bool(_SENTENCE_END.search(text) or _LINK_END.search(text))
+
+
+def _furniture(text: str) -> bool:
+    return bool(text.casefold() in _BANNERS or _DATE.match(text) or _GLUED.match(text))
+
+
+def _dangling(title: tuple[int, str]) -> str:
     short = title[1] if len(title[1]) <= 60 else title[1][:57] + "..."
-    return f"{path}: line {title[0]}: title {short!r} has no abstract; skipped"
+    return f"line {title[0]}: title {short!r} has no abstract; skipped"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +25,7 @@ from digest.errors import SourceError
 from digest.identity import arxiv_key
 from digest.models import Entry, Paper
 from digest.sources.http import Fetched, Retry, fetch
+from digest.text import printable
 
 PAGE_SIZE = 100  # the API's largest page
 MAX_PAGES = 5  # a day has had at most ~150 papers; more pages means something is wrong
@@ -181,10 +181,7 @@ def _paper(item: Any) -> Paper:
 
 def _text(value: Any) -> str:
     """One line of plain text: control characters dropped, white space folded."""
-    if not isinstance(value, str):
-        return ""
-    kept = (" " if unicodedata.category(ch) == "Cc" else ch for ch in value)
-    return " ".join("".join(kept).split())
+    return printable(value) if isinstance(value, str) else ""
 
 
 def _count(value: Any) -> int | None:

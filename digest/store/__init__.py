@@ -120,7 +120,7 @@ def open_db(
         if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
-        _migrate(db)
+        _migrate(db, path)
     except sqlite3.DatabaseError as exc:
         translated = translate(exc)
         if translated is not exc:
@@ -132,13 +132,28 @@ def open_db(
     return db
 
 
-def _migrate(db: Database) -> None:
+def _migrate(db: Database, path: Path) -> None:
     """Apply pending migrations under the write lock, so two processes opening a
-    fresh or old database at once never apply the same step twice."""
+    fresh or old database at once never apply the same step twice.
+
+    All pending steps run in one transaction: an upgrade that fails part-way
+    leaves the file exactly as it was, and the message says so (the data is
+    fine; it is this version of digest that cannot upgrade it).
+    """
     if not migrations.pending(db):
         return
-    with db.atomic():
-        migrations.apply(db)
+    try:
+        with db.atomic():
+            migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        translated = translate(exc)
+        if translated is not exc:
+            raise translated from exc
+        raise StoreError(
+            f"upgrading the database {path} failed ({exc}); it was left as it was and "
+            "nothing in it is lost: keep the file, use it with the digest version that "
+            "wrote it, and report this"
+        ) from exc
 
 
 def _unwritable(path: Path, folder: Path) -> str | None:

@@ -35,12 +35,13 @@ class Delivery:
     subscriber_id: int
     message_id: str
     digest_date: str
-    status: str  # pending | sent | failed
+    status: str  # pending | sent | failed | superseded (left pending by an old version)
     attempts: int
     created: str
     sent_at: str | None = None
     error: str | None = None
     paper_ids: list[int] = field(default_factory=list)
+    reasons: dict[int, str] = field(default_factory=dict)  # why each paper is in it
 
 
 def pending_delivery(db: Database, subscriber_id: int) -> Delivery | None:
@@ -62,6 +63,7 @@ def start_delivery(
     message_id: str,
     digest_date: str,
     now: str | None = None,
+    reasons: dict[int, str] | None = None,
 ) -> Delivery | None:
     """Record a new digest and its paper list before sending it.
 
@@ -99,7 +101,12 @@ def start_delivery(
                 .last_pk
             )
             db["delivery_papers"].insert_all(
-                {"delivery_id": pk, "paper_id": pid, "position": n}
+                {
+                    "delivery_id": pk,
+                    "paper_id": pid,
+                    "position": n,
+                    "reason": (reasons or {}).get(pid),
+                }
                 for n, pid in enumerate(paper_ids)
             )
     except sqlite3.IntegrityError as exc:
@@ -150,6 +157,11 @@ def mark_sent(db: Database, delivery_id: int, now: str | None = None) -> None:
         db.execute(
             "UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1"
             " WHERE id = ? AND status = 'pending'",
+            [now, delivery_id],
+        )
+        db.execute(
+            "UPDATE subscribers SET last_sent = ?"
+            " WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = ?)",
             [now, delivery_id],
         )
         db.execute(
@@ -252,15 +264,16 @@ def _last_error(db: Database, subscriber_id: int) -> str | None:
 
 
 def _with_papers(db: Database, row: dict) -> Delivery:
-    ids = [
-        r[0]
-        for r in db.execute(
-            "SELECT paper_id FROM delivery_papers WHERE delivery_id = ? ORDER BY position",
-            [row["id"]],
-        )
-    ]
+    rows = db.execute(
+        "SELECT paper_id, reason FROM delivery_papers WHERE delivery_id = ? ORDER BY position",
+        [row["id"]],
+    ).fetchall()
     keys = Delivery.__dataclass_fields__
-    return Delivery(**{k: v for k, v in row.items() if k in keys}, paper_ids=ids)
+    return Delivery(
+        **{k: v for k, v in row.items() if k in keys},
+        paper_ids=[r[0] for r in rows],
+        reasons={r[0]: r[1] for r in rows if r[1]},
+    )
 
 
 def _short(stamp: str) -> str:

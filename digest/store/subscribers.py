@@ -44,7 +44,11 @@ _CONFIG_KEYS = (
     "frequency",
     "weekday",
     "match",
+    "interests",
+    "like",
+    "min_relevance",
 )
+_INTERESTS_MAX = 2000
 _SUMMARISED = "EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)"
 
 
@@ -88,6 +92,8 @@ def make_subscriber(
     frequency: str | None = None,
     weekday: str | None = None,
     match: str | None = None,
+    interests: str | None = None,
+    min_relevance: float | None = None,
 ) -> Subscriber:
     """Check every field of a subscription and return it; DigestError says what to fix."""
     known = list(vocabulary)
@@ -107,7 +113,20 @@ def make_subscriber(
     if max_papers is not None and (isinstance(max_papers, bool) or max_papers < 1):
         raise DigestError("max papers must be a whole number of at least 1")
     frequency = cadence.check_frequency(frequency)
+    if interests is not None:
+        interests = " ".join(str(interests).split()) or None
+        if interests and (len(interests) > _INTERESTS_MAX or not interests.isprintable()):
+            raise DigestError(
+                f"interests are at most {_INTERESTS_MAX} printable characters, e.g."
+                ' "text VAEs, latent variable models for language generation"'
+            )
+    if min_relevance is not None and (
+        isinstance(min_relevance, bool) or not 0 <= float(min_relevance) <= 1
+    ):
+        raise DigestError("min relevance is a number from 0 to 1, e.g. 0.05")
     return Subscriber(
+        interests=interests,
+        min_relevance=None if min_relevance is None else float(min_relevance),
         frequency=frequency,
         weekday=cadence.check_weekday(weekday, frequency),
         match=cadence.check_match(match),
@@ -140,6 +159,8 @@ def save_subscriber(
         "frequency": sub.frequency,
         "weekday": sub.weekday,
         "match": sub.match,
+        "interests": sub.interests,
+        "min_relevance": sub.min_relevance,
     }
     with db.atomic():
         row = _row(db, sub.email)
@@ -173,10 +194,28 @@ def unsubscribe(db: Database, email: str, now: str | None = None) -> bool:
     row = _row(db, normalize_email(email))
     if row is None:
         raise DigestError(f"{email} is not a subscriber: see `digest subscribers`")
-    if not row["active"]:
-        return False
-    db["subscribers"].update(row["id"], {"active": 0, "updated": now or utcnow()})
-    return True
+    return unsubscribe_id(db, row["id"], now)
+
+
+def unsubscribe_id(db: Database, subscriber_id: int, now: str | None = None) -> bool:
+    """Stop sending to a subscriber by id; False if already stopped.
+
+    Their token_version is bumped in the same statement, so manage links in
+    the emails they were sent stop working (digest/signing.py).
+    """
+    with db.atomic():
+        row = db.execute("SELECT active FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
+        db.execute(
+            "UPDATE subscribers SET active = 0, updated = ?, token_version = token_version + 1"
+            " WHERE id = ?",
+            [now or utcnow(), subscriber_id],
+        )
+        return bool(row and row[0])
+
+
+def subscriber_by_id(db: Database, subscriber_id: int) -> Subscriber | None:
+    rows = list(db.query("SELECT * FROM subscribers WHERE id = ?", [subscriber_id]))
+    return _to_subscriber(rows[0]) if rows else None
 
 
 def get_subscriber(db: Database, email: str) -> Subscriber:
@@ -186,9 +225,16 @@ def get_subscriber(db: Database, email: str) -> Subscriber:
     return _to_subscriber(row)
 
 
-def list_subscribers(db: Database, *, active_only: bool = False) -> list[Subscriber]:
+def list_subscribers(
+    db: Database, *, active_only: bool = False, longest_waiting_first: bool = False
+) -> list[Subscriber]:
+    """Subscribers by address, or (`longest_waiting_first`, the order a send
+    serves them in) the never-emailed first, then by the oldest last email:
+    a send cut short every day (a job timeout, SIGTERM) still reaches everyone
+    in turn instead of the same first readers."""
     where = "active = 1" if active_only else "1"
-    rows = db.query(f"SELECT * FROM subscribers WHERE {where} ORDER BY email")
+    order = "last_sent IS NOT NULL, last_sent, email" if longest_waiting_first else "email"
+    rows = db.query(f"SELECT * FROM subscribers WHERE {where} ORDER BY {order}")
     return [_to_subscriber(r) for r in rows]
 
 
@@ -201,14 +247,35 @@ def sync_config_subscribers(db: Database, settings: Settings) -> list[str]:
     """
     where = settings.config_path or "config"
     wanted = check_config_subscribers(settings)
+    likes = {normalize_email(e["email"]): list(e.get("like", [])) for e in settings.subscribers}
     changes = []
     for sub in wanted:
         row = _row(db, sub.email)
         if row is not None and not row["active"]:
             sub = dataclasses.replace(sub, active=False)
-        _, what = save_subscriber(db, sub)
+        sub_id, what = save_subscriber(db, sub)
         if what != "unchanged":
             changes.append(f"{what} {sub.email} from {where}")
+        changes += _config_likes(db, sub_id, sub.email, likes.get(sub.email, []), where)
+    return changes
+
+
+def _config_likes(db: Database, sub_id: int, email: str, likes: list[str], where: str) -> list[str]:
+    """Add the config's `like` papers as likes (never over a vote the reader gave)."""
+    from digest.store.feedback import add_like, find_paper
+
+    changes = []
+    for ident in likes:
+        try:
+            paper = find_paper(db, ident)
+        except InputError:
+            changes.append(
+                f"{email}: like {ident!r} from {where} is not a stored paper yet"
+                " (it counts once the paper is ingested)"
+            )
+            continue
+        if add_like(db, sub_id, paper["id"]):
+            changes.append(f"{email} likes {paper['title']!r} (from {where})")
     return changes
 
 
@@ -226,7 +293,7 @@ def check_config_subscribers(settings: Settings) -> list[Subscriber]:
         if not isinstance(entry.get("email"), str):
             raise ConfigError(f'{label}: needs email = "address"')
         label = f"{where}: [[subscribers]] {entry['email']}"
-        for key in ("tags", "exclude_tags", "keywords"):
+        for key in ("tags", "exclude_tags", "keywords", "like"):
             value = entry.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f'{label}: {key} must be a list of strings, e.g. ["a", "b"]')
@@ -236,6 +303,13 @@ def check_config_subscribers(settings: Settings) -> list[Subscriber]:
             not isinstance(entry["max_papers"], int) or isinstance(entry["max_papers"], bool)
         ):
             raise ConfigError(f"{label}: max_papers must be a whole number")
+        if entry.get("interests") is not None and not isinstance(entry["interests"], str):
+            raise ConfigError(f'{label}: interests must be a string, e.g. interests = "text VAEs"')
+        relevance = entry.get("min_relevance")
+        if relevance is not None and (
+            not isinstance(relevance, int | float) or isinstance(relevance, bool)
+        ):
+            raise ConfigError(f"{label}: min_relevance must be a number from 0 to 1")
         if not isinstance(entry.get("active", True), bool):
             raise ConfigError(f"{label}: active must be true or false")
         for key in ("frequency", "weekday", "match"):
@@ -255,6 +329,8 @@ def check_config_subscribers(settings: Settings) -> list[Subscriber]:
                     frequency=entry.get("frequency"),
                     weekday=entry.get("weekday"),
                     match=entry.get("match"),
+                    interests=entry.get("interests"),
+                    min_relevance=relevance,
                 )
             )
         except DigestError as exc:
@@ -277,6 +353,8 @@ class Selection:
     since: str  # the window's start
     waits_until: str | None = None  # a weekly subscriber's next email day, when not today
     cadence: str = "daily"  # "daily" or "weekly on Monday"
+    due: list[int] = dataclasses.field(default_factory=list)  # every due paper, best rank first
+    cap: int = 0  # at most this many in one email
 
     @property
     def reason(self) -> str:
@@ -342,6 +420,8 @@ def select_papers(db: Database, settings: Settings, sub: Subscriber, now: dateti
         since_s,
         waits.isoformat() if waits else None,
         cadence.describe(sub.frequency, sub.weekday),
+        [] if waits else [r[0] for r in rows],
+        cap,
     )
 
 
@@ -389,4 +469,7 @@ def _to_subscriber(row: dict[str, Any]) -> Subscriber:
         frequency=row.get("frequency") or "daily",
         weekday=row.get("weekday"),
         match=row.get("match") or "all",
+        interests=row.get("interests"),
+        min_relevance=row.get("min_relevance"),
+        token_version=row.get("token_version") or 0,
     )

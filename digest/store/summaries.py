@@ -67,6 +67,38 @@ def unsummarised(
     offline backend (`offline=True`) any summary counts as done: it never
     redoes, let alone hides, what a model wrote.
     """
+    where, params = _unsummarised_where(model, prompt_version, paper_ids, force, offline)
+    sql = f"SELECT p.* FROM papers p WHERE {where} ORDER BY p.best_rank, p.id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [to_paper(r) for r in db.query(sql, params)]
+
+
+def unsummarised_ids(
+    db: Database,
+    *,
+    model: str = "",
+    prompt_version: str = "",
+    force: bool = False,
+    limit: int | None = None,
+    offline: bool = False,
+) -> list[int]:
+    """The ids of `unsummarised` papers, in the same (rank) order: what a run over
+    every stored paper holds in memory, instead of their texts."""
+    where, params = _unsummarised_where(model, prompt_version, None, force, offline)
+    sql = f"SELECT p.id FROM papers p WHERE {where} ORDER BY p.best_rank, p.id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [r[0] for r in db.execute(sql, params)]
+
+
+def _unsummarised_where(
+    model: str,
+    prompt_version: str,
+    paper_ids: Iterable[int] | None,
+    force: bool,
+    offline: bool,
+) -> tuple[str, list[Any]]:
     clauses, params = ["1"], []
     if offline and not force:
         clauses.append("NOT EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)")
@@ -80,10 +112,12 @@ def unsummarised(
         ids = list(paper_ids)
         clauses.append(f"p.id IN ({','.join('?' * len(ids))})")
         params += ids
-    sql = f"SELECT p.* FROM papers p WHERE {' AND '.join(clauses)} ORDER BY p.best_rank, p.id"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    return [to_paper(r) for r in db.query(sql, params)]
+    return " AND ".join(clauses), params
+
+
+def count_since(db: Database, since: str) -> int:
+    """How many papers were first seen on or after `since`."""
+    return db.execute("SELECT COUNT(*) FROM papers WHERE first_seen >= ?", [since]).fetchone()[0]
 
 
 def listing(

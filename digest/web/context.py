@@ -1,0 +1,66 @@
+"""What every handler needs: settings, the signing key, a database connection
+per worker thread, the clock, the mail transport, and template rendering."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlite_utils import Database
+from starlette.responses import HTMLResponse
+
+from digest.config import Settings
+from digest.render import render
+from digest.store import open_db
+from digest.transport import Transport, make_transport
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Web:
+    settings: Settings
+    secret: str
+    clock: Callable[[], datetime] = _now
+    transport: Callable[[], Transport] | None = None  # default: [email] backend
+    _local: threading.local = field(default_factory=threading.local)
+
+    @property
+    def root(self) -> str:
+        """The path prefix of every link (public_url's path, e.g. "" or "/papers")."""
+        return urlsplit(self.settings.web.public_url or "").path.rstrip("/")
+
+    @property
+    def secure(self) -> bool:
+        return (self.settings.web.public_url or "").startswith("https://")
+
+    def db(self) -> Database:
+        """This worker thread's connection (SQLite connections stay in their thread)."""
+        conn = getattr(self._local, "db", None)
+        if conn is None:
+            conn = self._local.db = open_db(self.settings.db)
+        return conn
+
+    def mailer(self) -> Transport:
+        return self.transport() if self.transport else make_transport(self.settings)
+
+    def page(self, name: str, http_status: int = 200, **context: Any) -> HTMLResponse:
+        """Render `web_<name>.html.j2` (autoescaped) inside the shared layout."""
+        html = render(
+            f"web_{name}.html.j2",
+            self.settings.digest.templates_dir,
+            root=self.root,
+            site_title=self.settings.digest.title,
+            live=True,
+            **context,
+        )
+        return HTMLResponse(html, status_code=http_status)
+
+    def error(self, status: int, message: str, hint: str = "") -> HTMLResponse:
+        return self.page("error", status, status=status, message=message, hint=hint)

@@ -1,0 +1,94 @@
+"""The web commands: `digest site` writes the static archive, `digest web`
+needs a public URL and a key, `digest serve --web` runs both in one process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import feedparser
+import httpx
+import mail_support
+import pytest
+from test_serve import wait_for
+from web_support import SECRET, free_port
+
+from digest.store import open_db
+from digest.store.summaries import listing
+
+library_template, library = mail_support.library_template, mail_support.library
+
+
+def test_site_writes_the_archive_and_feeds_as_static_files(invoke, library: Path) -> None:
+    result = invoke("--db", str(library), "site", "-o", "public", "--base-url", "https://x.org/p/")
+    assert result.exit_code == 0, result.output
+    rows = listing(open_db(library))
+    public = Path("public")
+    assert result.stdout == f"site: {len(list(public.rglob('*.*')))} files in public\n"
+    home = (public / "index.html").read_text()
+    assert 'href="/p/static/web.css"' in home and 'href="/p/subscribe"' not in home
+    day = rows[0]["first_seen"][:10]
+    assert (public / "digest" / day / "index.html").is_file()
+    assert (public / "paper" / str(rows[0]["id"]) / "index.html").is_file()
+    assert (public / "tag" / "llm" / "index.html").is_file()
+    assert (public / "static" / "web.css").is_file() and (public / "404.html").is_file()
+    feed = feedparser.parse((public / "feed.atom").read_bytes())
+    assert feed.bozo == 0 and feed.entries[0].id == f"https://x.org/p/digest/{day}/"
+    tag = feedparser.parse((public / "tag" / "llm" / "feed.atom").read_bytes())
+    assert tag.bozo == 0 and tag.entries
+
+
+def test_site_and_web_need_an_address(invoke, library: Path) -> None:
+    site = invoke("--db", str(library), "site", "-o", "public")
+    assert site.exit_code == 2 and "give --base-url" in site.stderr
+    bad = invoke("--db", str(library), "site", "-o", "public", "--base-url", "ftp://x")
+    assert bad.exit_code == 2 and "not a usable URL" in bad.stderr
+    web = invoke("--db", str(library), "web")
+    assert web.exit_code == 2 and "[web] public_url is not set" in web.stderr
+    Path("digest.toml").write_text('[web]\npublic_url = "https://papers.example.org/"\n')
+    keyless = invoke("--db", str(library), "web")
+    assert keyless.exit_code == 2 and "set DIGEST_WEB_SECRET" in keyless.stderr
+    Path("digest.toml").write_text('[web]\npublic_url = "https://x.org/?a=1"\n')
+    query = invoke("--db", str(library), "web")
+    assert query.exit_code == 2 and "without ?query" in query.stderr
+
+
+@pytest.mark.slow
+def test_serve_with_web_answers_readers_while_it_runs_and_stops_on_sigterm(
+    seeds: Path,
+) -> None:
+    port = free_port()
+    Path("digest.toml").write_text(
+        f'[web]\npublic_url = "http://127.0.0.1:{port}"\nport = {port}\n'
+        f'[sources]\ndumps = ["{seeds}"]\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "OPENAI_"))}
+    env["DIGEST_WEB_SECRET"] = SECRET
+    server = subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", "--web", "--run-now"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+
+        def home() -> int:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code
+            except httpx.TransportError:
+                return 0
+
+        assert wait_for(lambda: home() == 200), server.stderr
+        runs = lambda: list(open_db("digest.db").query("SELECT status FROM runs"))  # noqa: E731
+        assert wait_for(lambda: [r["status"] for r in runs()] == ["ok"])
+        page = httpx.get(f"http://127.0.0.1:{port}/subscribe", timeout=5)
+        assert page.status_code == 200 and 'name="csrf"' in page.text
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    assert SECRET not in out + err

@@ -1,0 +1,107 @@
+"""The manage page behind the signed link in every email: change topics,
+keywords and cadence, pause and resume, unsubscribe; hostile posts change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mail_support
+from mail_support import settings_for
+from web_support import SECRET, csrf_of, running_web
+
+from digest.signing import make_token
+from digest.store import open_db
+from digest.store.subscribers import get_subscriber, make_subscriber, save_subscriber
+
+library_template, library = mail_support.library_template, mail_support.library
+
+
+def _reader(db_path: Path) -> tuple[str, str]:
+    db = open_db(db_path)
+    save_subscriber(db, make_subscriber("ada@example.org", vocabulary=["llm"], tags=["llm"]))
+    sub = get_subscriber(db, "ada@example.org")
+    return (
+        make_token(SECRET, "manage", sub.id or 0, sub.token_version),
+        make_token(SECRET, "unsubscribe", sub.id or 0, sub.token_version),
+    )
+
+
+def test_a_reader_changes_topics_cadence_and_cap_then_pauses_and_resumes(library: Path) -> None:
+    manage, _ = _reader(library)
+    with running_web(settings_for(library)) as site, site.client() as client:
+        page = client.get(f"/m/{manage}")
+        assert page.status_code == 200
+        assert "ada@example.org" in page.text
+        assert 'value="llm" checked' in page.text
+        csrf = csrf_of(page.text)
+        saved = client.post(
+            f"/m/{manage}",
+            data={
+                "csrf": csrf,
+                "action": "save",
+                "name": "Ada",
+                "tags": ["diffusion", "3d"],
+                "keywords": "gaussian splatting",
+                "frequency": "weekly",
+                "weekday": "fri",
+                "max_papers": "5",
+            },
+        )
+        assert saved.status_code == 200 and "Saved." in saved.text
+        sub = get_subscriber(open_db(library), "ada@example.org")
+        assert (sub.name, sub.tags, sub.keywords) == (
+            "Ada",
+            ("diffusion", "3d"),
+            ("gaussian splatting",),
+        )
+        assert (sub.frequency, sub.weekday, sub.max_papers, sub.active) == (
+            "weekly",
+            "fri",
+            5,
+            True,
+        )
+        paused = client.post(f"/m/{manage}", data={"csrf": csrf, "action": "pause"})
+        assert "Resume emails" in paused.text
+        assert get_subscriber(open_db(library), "ada@example.org").active is False
+        client.post(f"/m/{manage}", data={"csrf": csrf, "action": "resume"})
+        assert get_subscriber(open_db(library), "ada@example.org").active is True
+
+
+def test_unsubscribing_from_the_manage_page_retires_its_link(library: Path) -> None:
+    manage, one_click = _reader(library)
+    with running_web(settings_for(library)) as site, site.client() as client:
+        csrf = csrf_of(client.get(f"/m/{manage}").text)
+        left = client.post(f"/m/{manage}", data={"csrf": csrf, "action": "unsubscribe"})
+        assert left.status_code == 200 and "You are unsubscribed" in left.text
+        assert get_subscriber(open_db(library), "ada@example.org").active is False
+        assert client.get(f"/m/{manage}").status_code == 410  # a reused link
+        replay = client.post(f"/m/{manage}", data={"csrf": csrf, "action": "resume"})
+        assert replay.status_code == 410
+        assert client.post(f"/u/{one_click}").status_code == 200  # still "unsubscribed"
+    assert get_subscriber(open_db(library), "ada@example.org").active is False
+
+
+def test_hostile_manage_posts_change_nothing(library: Path) -> None:
+    manage, one_click = _reader(library)
+    with running_web(settings_for(library)) as site, site.client() as client:
+        csrf = csrf_of(client.get(f"/m/{manage}").text)
+        with site.client() as stranger:  # no cookie: a cross-site forgery
+            forged = stranger.post(f"/m/{manage}", data={"csrf": csrf, "action": "unsubscribe"})
+            assert forged.status_code == 403
+        wrong_purpose = client.get(f"/m/{one_click}")
+        assert wrong_purpose.status_code == 400
+        bad = client.post(
+            f"/m/{manage}",
+            data={"csrf": csrf, "action": "save", "keywords": "<script>alert(1)</script>" * 10},
+        )
+        assert bad.status_code == 400 and "<script>alert(1)" not in bad.text
+        cap = client.post(f"/m/{manage}", data={"csrf": csrf, "action": "save", "max_papers": "-1"})
+        assert cap.status_code == 400 and "1 to 200" in cap.text
+        odd = client.post(f"/m/{manage}", data={"csrf": csrf, "action": "drop tables"})
+        assert odd.status_code == 400
+        markup = client.post(
+            f"/m/{manage}", data={"csrf": csrf, "action": "save", "name": '"><b>x</b>'}
+        )
+        assert markup.status_code == 200 and "&#34;&gt;&lt;b&gt;x" in markup.text
+    sub = get_subscriber(open_db(library), "ada@example.org")
+    assert sub.active and sub.tags == () and sub.name == '"><b>x</b>'
