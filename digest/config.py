@@ -104,6 +104,8 @@ class EmailConfig:
     outbox_dir: str = "outbox"
     list_unsubscribe: str | None = None
     retries: int = 3
+    connections: int = 4  # parallel SMTP connections (digest/sendpool.py)
+    max_per_minute: int | None = None  # the relay's rate limit, if it has one
 
 
 @dataclass
@@ -189,6 +191,7 @@ _POSITIVE = {
     ("digest", "max_digest_papers"),
     ("sources", "catchup_days"),
     ("email", "timeout"),
+    ("email", "connections"),
     ("sources", "timeout"),
     ("sources", "resolve_limit"),
 }
@@ -356,6 +359,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("[llm] requests_per_minute must be greater than 0 (or left out)")
     if settings.llm.threads is not None and settings.llm.threads <= 0:
         raise ConfigError("[llm] threads must be greater than 0 (or left out: half the cores)")
+    if settings.email.max_per_minute is not None and settings.email.max_per_minute <= 0:
+        raise ConfigError("[email] max_per_minute must be greater than 0 (or left out)")
     if settings.llm.temperature is not None and not 0 <= settings.llm.temperature <= 2:
         raise ConfigError("[llm] temperature must be between 0 and 2")
     port = settings.email.smtp_port

@@ -37,22 +37,21 @@ from digest.locks import hold
 from digest.mail import build_message, new_message_id, render_email, sender
 from digest.models import Subscriber
 from digest.rank import Ranking
-from digest.send_report import Outcome, SendReport
+from digest.send_report import Outcome, SendReport, commit_result
+from digest.sendpool import Job, Pacer, SendPool
 from digest.store import db_file
 from digest.store.deliveries import (
     REJECTED_LIMIT,
     Delivery,
-    mark_failed,
-    mark_sent,
     pending_delivery,
-    record_attempt,
     rejected_streak,
     sent_on_day,
     start_delivery,
 )
+from digest.store.prune import prune
 from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
 from digest.store.summaries import listing
-from digest.transport import SendFailure, Transport, make_transport
+from digest.transport import Transport, make_transport
 
 # How long a second sender waits for the first one to finish.
 LOCK_WAIT_S = 3600.0
@@ -103,34 +102,17 @@ def send_digests(
     now = now or datetime.now(UTC)
     day = day or digest_day(settings, now)
     where = db_file(db)
+    args = (db, settings, dry_run, subscriber, transport, now, sleep, backoff, should_stop)
     if where is None or dry_run:
-        return _send_all(
-            db,
-            settings,
-            dry_run,
-            subscriber,
-            transport,
-            now,
-            sleep,
-            backoff,
-            should_stop,
-            day,
-            force,
-        )
+        return _send_all(*args, day, force)
     with hold(where, "send", wait=LOCK_WAIT_S, should_stop=should_stop, waiting=log.warning):
-        return _send_all(
-            db,
-            settings,
-            dry_run,
-            subscriber,
-            transport,
-            now,
-            sleep,
-            backoff,
-            should_stop,
-            day,
-            force,
-        )
+        report = _send_all(*args, day, force)
+        # Delivery detail older than the window is pruned after each real send
+        # (still under the send lock: no digest is being recorded meanwhile).
+        # The earlier of the clock and the digest day: never prune what that day needs.
+        day_start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        prune(db, settings.digest.max_age_days, min(now, day_start))
+        return report
 
 
 def _send_all(
@@ -156,27 +138,45 @@ def _send_all(
     if not subs:
         return report
     sender(settings)  # a bad [email] from fails here, before anything is recorded
-    if transport is None and not dry_run:
-        transport = make_transport(settings)
-    failing = ""
     ranking = Ranking(db, settings, now)
     ranking.prepare(subs)
+    if dry_run:
+        for sub in subs:
+            if should_stop is not None and should_stop():
+                break
+            report.outcomes.append(
+                _prepare(db, settings, sub, now, day, force, ranking, dry_run=True)
+            )
+        return report
+    pool = SendPool(
+        (lambda: transport) if transport is not None else (lambda: make_transport(settings)),
+        connections=1 if transport is not None else settings.email.connections,
+        attempts=settings.email.retries,
+        pacer=Pacer(settings.email.max_per_minute, sleep=sleep),
+        sleep=sleep,
+        backoff=backoff,
+    )
+    slots = report.outcomes
+    stamp = now.replace(microsecond=0).isoformat()
     try:
         for sub in subs:
             if should_stop is not None and should_stop():
                 break
-            if failing:
-                report.outcomes.append(Outcome(sub.email, "skipped", detail=failing))
+            if pool.server_down is not None:
+                failing = f"the mail server is failing ({pool.server_down})"
+                slots.append(Outcome(sub.email, "skipped", detail=failing))
                 continue
-            outcome = _send_one(
-                db, settings, sub, transport, now, dry_run, sleep, backoff, day, force, ranking
-            )
-            report.outcomes.append(outcome)
-            if outcome.server_down:
-                failing = f"the mail server is failing ({outcome.detail})"
+            prepared = _prepare(db, settings, sub, now, day, force, ranking, slot=len(slots))
+            if isinstance(prepared, Outcome):
+                slots.append(prepared)
+                continue
+            slots.append(prepared.context[1])  # replaced when its result comes back
+            for result in pool.submit(prepared):
+                slots[result.job.slot] = commit_result(db, result, stamp)
+        for result in pool.finish():
+            slots[result.job.slot] = commit_result(db, result, stamp)
     finally:
-        if transport is not None:
-            transport.close()
+        pool.close()
     return report
 
 
@@ -205,19 +205,22 @@ def preview_email(
     return rendered.html if fmt == "html" else rendered.text
 
 
-def _send_one(
+def _prepare(
     db: Database,
     settings: Settings,
     sub: Subscriber,
-    transport: Transport | None,
     now: datetime,
-    dry_run: bool,
-    sleep: Callable[[float], None],
-    backoff: Callable[[int], float],
     day: str,
     force: bool,
     ranking: Ranking,
-) -> Outcome:
+    *,
+    dry_run: bool = False,
+    slot: int = 0,
+) -> Any:
+    """Everything before the hand-over, in the main thread (it alone uses the
+    database): the reader's state, the selection, the recorded digest and its
+    rendered message. An Outcome when nothing is to be sent (or in a dry run),
+    else the Job, whose context is (delivery id, the Outcome if it never returns)."""
     streak, reason = rejected_streak(db, _id(sub))
     if streak >= REJECTED_LIMIT:
         return Outcome(
@@ -240,16 +243,15 @@ def _send_one(
     rendered = render_email(settings, sub, papers, draft.digest_date)
     # Papers left out to keep the email under the clipping size stay due.
     shown = [p["id"] for p in papers[: rendered.papers]]
-    retry = f"retry of the digest of {draft.digest_date}" if draft.delivery else ""
-    if dry_run or transport is None:
+    if dry_run:
+        retry = f"retry of the digest of {draft.digest_date}" if draft.delivery else ""
         return Outcome(sub.email, "would-send", len(shown), detail=retry, held_back=held)
-    stamp = now.replace(microsecond=0).isoformat()
     delivery = draft.delivery or start_delivery(
         db,
         _id(sub),
         shown,
         digest_date=draft.digest_date,
-        now=stamp,
+        now=now.replace(microsecond=0).isoformat(),
         message_id=new_message_id(settings),
         reasons=draft.reasons,
     )
@@ -265,34 +267,10 @@ def _send_one(
         message_id=delivery.message_id,
         when=datetime.fromisoformat(delivery.created),
     )
-    attempts, attempt = max(1, settings.email.retries), 1
-    while True:
-        try:
-            where = transport.send(msg, sender(settings)[1], sub.email)
-            break
-        except SendFailure as failure:
-            if not failure.temporary and not failure.server:
-                mark_failed(db, delivery.id, str(failure), now=stamp)
-                return Outcome(
-                    sub.email,
-                    "failed",
-                    rendered.papers,
-                    detail=f"{failure}; its papers stay due for the next send",
-                )
-            record_attempt(db, delivery.id, str(failure), now=stamp)
-            if not failure.temporary or attempt >= attempts:
-                tries = f" (after {attempt} attempts)" if attempt > 1 else ""
-                return Outcome(
-                    sub.email,
-                    "pending",
-                    rendered.papers,
-                    server_down=failure.server,
-                    detail=f"{failure}{tries}; the digest is sent again next time",
-                )
-            sleep(backoff(attempt))
-            attempt += 1
-    mark_sent(db, delivery.id, now=stamp)
-    return Outcome(sub.email, "sent", rendered.papers, detail=where, held_back=held)
+    pending = Outcome(
+        sub.email, "pending", rendered.papers, detail="not sent: interrupted", held_back=held
+    )
+    return Job(slot, msg, sender(settings)[1], sub.email, context=(delivery.id, pending))
 
 
 def _id(sub: Subscriber) -> int:

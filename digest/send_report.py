@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlite_utils import Database
+
+from digest.sendpool import Result
+from digest.store.deliveries import mark_failed, mark_sent, record_attempt
+
 # Outcomes that make `digest send` exit with status 1.
 FAILED = ("failed", "pending", "skipped")
 
@@ -82,3 +87,41 @@ class SendReport:
         if later:
             parts.append(f"{later} weekly not due today")
         return ", ".join(parts)
+
+
+def commit_result(db: Database, result: Result, stamp: str) -> Outcome:
+    """Record what the server said about one digest, and say it in words.
+
+    Accepted: every failed attempt, then `sent` with its papers (one
+    transaction). Refused for good (5xx to this reader): `failed`, its papers
+    stay due. Otherwise the digest stays `pending` for the next send.
+    """
+    delivery_id, waiting = result.job.context
+    email, papers = waiting.email, waiting.papers
+    if result.skipped:
+        return Outcome(
+            email, "skipped", papers, detail=f"the mail server is failing ({result.reason})"
+        )
+    failures = result.failures
+    for failure in failures[:-1] if not result.sent else failures:
+        record_attempt(db, delivery_id, str(failure), now=stamp)
+    if result.sent:
+        mark_sent(db, delivery_id, now=stamp)
+        return Outcome(
+            email, "sent", papers, detail=result.where or "", held_back=waiting.held_back
+        )
+    last = failures[-1]
+    if not last.temporary and not last.server:
+        mark_failed(db, delivery_id, str(last), now=stamp)
+        return Outcome(
+            email, "failed", papers, detail=f"{last}; its papers stay due for the next send"
+        )
+    record_attempt(db, delivery_id, str(last), now=stamp)
+    tries = f" (after {len(failures)} attempts)" if len(failures) > 1 else ""
+    return Outcome(
+        email,
+        "pending",
+        papers,
+        server_down=last.server,
+        detail=f"{last}{tries}; the digest is sent again next time",
+    )

@@ -10,19 +10,36 @@ from sqlite_utils import Database
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.locks import holder as lock_holder
+from digest.store import db_file
 from digest.store.deliveries import status_lines as mail_status_lines
+from digest.store.delivery_stats import delivery_summary, emails_of
 from digest.store.links import lookup_counts
 from digest.store.llm_calls import status_lines as llm_status_lines
 from digest.store.papers import last_source
 from digest.store.runs import last_run, process_alive
 from digest.store.summaries import counts
 
+# Up to this many readers, `digest status` prints a line for each by default.
+PER_READER_UP_TO = 10
 
-def collect(db: Database, settings: Settings) -> dict[str, Any]:
-    """A JSON-able status report; `text` holds the human-readable lines by section."""
+
+def collect(
+    db: Database,
+    settings: Settings,
+    *,
+    subscribers: list[str] | None = None,
+    every_reader: bool = False,
+) -> dict[str, Any]:
+    """A JSON-able status report; `text` holds the human-readable lines by section.
+
+    Readers: one line each for `subscribers`, or for everyone with `every_reader`
+    or when there are at most PER_READER_UP_TO; otherwise a summary (counts and
+    the readers who need attention), which stays fast at thousands of readers.
+    """
     c = counts(db)
+    mail = delivery_summary(db)
     text: dict[str, list[str]] = {
-        "database": [f"{settings.db}"],
+        "database": _database_lines(db, settings, mail["pruned"]),
         "papers": [
             f"{c['papers']} papers from {c['sources']} sources ({c['sightings']} sightings)",
             f"{c['summarised']} summarised, {c['unsummarised']} waiting"
@@ -34,11 +51,61 @@ def collect(db: Database, settings: Settings) -> dict[str, Any]:
     text["runs"] = _run_lines(run)
     text["schedule"] = _schedule_lines(settings)
     text["model calls"] = llm_status_lines(db, settings)
-    text["subscribers"] = mail_status_lines(db, settings) + _signup_lines(db)
+    if subscribers:
+        text["subscribers"] = mail_status_lines(db, settings, emails=subscribers)
+    elif every_reader or mail["readers"] <= PER_READER_UP_TO:
+        text["subscribers"] = mail_status_lines(db, settings)
+    else:
+        text["subscribers"] = _summary_lines(db, settings, mail)
+    text["subscribers"] += _signup_lines(db)
     ranking = _ranking_lines(db, settings)
     if ranking:
         text["ranking"] = ranking
-    return {"counts": c, "last_run": run, "text": text}
+    mail.pop("attention_ids")
+    return {"counts": c, "last_run": run, "subscribers": mail, "text": text}
+
+
+def _database_lines(db: Database, settings: Settings, pruned: dict[str, int]) -> list[str]:
+    path = db_file(db)
+    size = 0
+    if path is not None:
+        for f in (path, path.with_name(path.name + "-wal")):
+            size += f.stat().st_size if f.exists() else 0
+    first = f"{settings.db} ({size / 1e6:.1f} MB)" if path else f"{settings.db}"
+    if not any(pruned.values()):
+        return [
+            first,
+            "nothing pruned yet (delivery detail older than the window is pruned after each send)",
+        ]
+    return [
+        first,
+        f"pruned: {pruned.get('delivered', 0)} delivered-paper rows past the window,"
+        f" {pruned.get('archived', 0)} digests archived (what each reader got is kept),"
+        f" {pruned.get('failed', 0)} old failed digests",
+    ]
+
+
+def _summary_lines(db: Database, settings: Settings, mail: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{mail['active']} active readers ({mail['weekly']} weekly),"
+        f" {mail['readers'] - mail['active']} unsubscribed; {mail['never_emailed']} never emailed",
+    ]
+    if mail["last_digest_day"]:
+        lines.append(
+            f"digest of {mail['last_digest_day']}: {mail['sent_last_day']} emails sent;"
+            f" {mail['pending']} waiting for a retry"
+        )
+    need = mail["need_attention"]
+    if need:
+        shown = emails_of(db, mail["attention_ids"])
+        more = f" (the first {len(shown)})" if need > len(shown) else ""
+        who = "1 reader needs" if need == 1 else f"{need} readers need"
+        lines.append(f"{who} attention{more}:")
+        lines += ["  " + line for line in mail_status_lines(db, settings, emails=shown)]
+    else:
+        lines.append("no reader needs attention")
+    lines.append("one line per reader: `digest status --all`, or `--subscriber EMAIL`")
+    return lines
 
 
 def _signup_lines(db: Database) -> list[str]:

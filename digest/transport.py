@@ -142,9 +142,9 @@ class SMTPTransport:
         smtp: smtplib.SMTP | None = None
         try:
             if self.security == "ssl":
-                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+                smtp = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
             else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                smtp = _SMTP(self.host, self.port, timeout=self.timeout)
             say(f"connected to {self.where}")
             smtp.ehlo()
             if self.security == "starttls":
@@ -172,10 +172,22 @@ class SMTPTransport:
         return smtp
 
     def send(self, msg: EmailMessage, sender: str, recipient: str) -> str:
+        reused = self._smtp is not None
         if self._smtp is None:
             self._smtp = self.connect()
         try:
-            self._smtp.send_message(msg, from_addr=sender, to_addrs=[recipient])
+            try:
+                self._smtp.send_message(msg, from_addr=sender, to_addrs=[recipient])
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused) as exc:
+                # A reused connection the server closed meanwhile (idle, or its limit
+                # of messages per connection): a 421 or a close at MAIL FROM, before
+                # any of the message went out. Open a fresh one and send once more.
+                if not reused or not _gone_at_mail(self._smtp, exc):
+                    raise
+                _quietly_close(self._smtp)
+                self._smtp = None
+                self._smtp = self.connect()
+                self._smtp.send_message(msg, from_addr=sender, to_addrs=[recipient])
         except (OSError, smtplib.SMTPException) as exc:
             failure = explain(exc, self, stage="send", recipient=recipient)
             if failure.server:
@@ -240,6 +252,34 @@ def check(
         _quietly_close(smtp)
     login = f" as {transport.username}" if transport.username else " (no login configured)"
     return f"ok: {transport.where} is ready to send{login}"
+
+
+class _MailStage:
+    """Remembers whether a failure happened at MAIL FROM (nothing of the message
+    sent yet, so sending it again on a new connection cannot make a copy)."""
+
+    at_mail = False
+
+    def mail(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        self.at_mail = True
+        reply = super().mail(*args, **kwargs)  # type: ignore[misc]
+        self.at_mail = reply[0] == 421
+        return reply
+
+
+class _SMTP(_MailStage, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_MailStage, smtplib.SMTP_SSL):  # noqa: N801
+    pass
+
+
+def _gone_at_mail(smtp: smtplib.SMTP | None, exc: smtplib.SMTPException) -> bool:
+    """A disconnection, or a 421 ("closing the channel"), at MAIL FROM."""
+    if not getattr(smtp, "at_mail", False):
+        return False
+    return not isinstance(exc, smtplib.SMTPSenderRefused) or exc.smtp_code == 421
 
 
 def _tls_version(smtp: smtplib.SMTP) -> str:

@@ -11,6 +11,9 @@ Faults, set on `server.faults` before or between sends:
     drop_after_accept = 1  keep the next message, then drop the connection instead of
                            replying 250 (the client cannot know it was accepted)
     reject = {"x@y": "550 5.1.1 no such user"}   refuse a recipient at RCPT
+    per_connection = 3     after 3 messages on one connection, answer MAIL FROM with 421
+                           (a relay's limit of messages per connection)
+    delay = 0.05           take 50 ms over each DATA (a relay's latency; connections overlap)
 
 The certificate is made by the `openssl` command line (or `trustme` if it is
 installed); `make_certificate` skips the test when neither is available.
@@ -18,6 +21,7 @@ installed); `make_certificate` skips the test when neither is available.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -106,6 +110,8 @@ class Faults:
     drop_data: int = 0
     drop_after_accept: int = 0
     reject: dict[str, str] = field(default_factory=dict)
+    per_connection: int = 0
+    delay: float = 0.0
 
 
 @dataclass
@@ -126,7 +132,20 @@ class Handler:
         self.faults = Faults()
         self.received: list[Received] = []
         self.attempts = 0  # DATA commands seen
+        self.mails = 0  # MAIL FROM commands accepted
+        self.in_flight = self.most_in_flight = 0  # messages being taken at once (with delay)
         self._lock = threading.Lock()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: ANN001
+        limit = self.faults.per_connection
+        count = getattr(session, "digest_messages", 0)
+        if limit and count >= limit:
+            return "421 4.7.0 too many messages on this connection, reconnect"
+        session.digest_messages = count + 1
+        self.mails += 1
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
         refusal = self.faults.reject.get(address)
@@ -136,6 +155,11 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+        if self.faults.delay:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            await asyncio.sleep(self.faults.delay)
+            self.in_flight -= 1
         with self._lock:
             self.attempts += 1
             if self.faults.temporary_data:

@@ -21,6 +21,7 @@ from digest.models import IngestReport
 from digest.sources.dumps import file_hash, parse_dump
 from digest.store import open_db
 from digest.store.papers import record_entries
+from digest.store.prune import history
 from digest.store.subscribers import make_subscriber, save_subscriber, select_papers
 from digest.store.summaries import listing
 from digest.summarize import pending_papers, summarize_papers
@@ -56,16 +57,10 @@ def subscribe(db, email: str, when: datetime, **options) -> None:
 
 
 def emails(db, email: str) -> list[tuple[str, int]]:
-    """(digest date, papers) of every email sent to `email`, oldest first."""
-    return [
-        (r[0], r[1])
-        for r in db.execute(
-            "SELECT d.digest_date, d.paper_count FROM deliveries d"
-            " JOIN subscribers s ON s.id = d.subscriber_id"
-            " WHERE s.email = ? AND d.status = 'sent' ORDER BY d.id",
-            [email],
-        )
-    ]
+    """(digest date, papers) of every email sent to `email`, oldest first (digests
+    older than the window are archived: `history` reads both)."""
+    sub_id = db.execute("SELECT id FROM subscribers WHERE email = ?", [email]).fetchone()[0]
+    return [(day, len(papers)) for day, _, papers in history(db, sub_id)]
 
 
 @pytest.fixture

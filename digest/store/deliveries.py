@@ -1,7 +1,7 @@
 """Deliveries: the one place that decides what "delivered" means.
 
 A digest for one subscriber is a `deliveries` row plus its exact paper list
-(`delivery_papers`), created *before* anything is sent and left `pending`
+(a shared `selections` row), created *before* anything is sent and left `pending`
 until the server accepts the message. Only then, in one transaction, does
 the row become `sent` and the papers enter `delivered`. So a crash or a
 failure at any point loses nothing: the pending digest is sent again, with
@@ -22,7 +22,9 @@ from digest.errors import MailError
 from digest.models import Subscriber
 from digest.secrets import scrub
 from digest.store import utcnow
-from digest.store.subscribers import list_subscribers, select_papers
+from digest.store.selections import selection as selection_papers
+from digest.store.selections import selection_id
+from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
 
 # Consecutive rejected digests (5xx) after which an address is paused until
 # someone runs `digest subscribe` for it again.
@@ -75,16 +77,18 @@ def start_delivery(
     now = now or utcnow()
     try:
         with db.atomic():
+            marks = ",".join("?" * len(paper_ids))
             done = {
                 r[0]
                 for r in db.execute(
-                    "SELECT paper_id FROM delivered WHERE subscriber_id = ?", [subscriber_id]
+                    f"SELECT paper_id FROM delivered WHERE subscriber_id = ?"
+                    f" AND paper_id IN ({marks})",
+                    [subscriber_id, *paper_ids],
                 )
             }
             fresh = [pid for pid in paper_ids if pid not in done]
             if paper_ids and not fresh:
                 return None
-            paper_ids = fresh
             pk = (
                 db["deliveries"]
                 .insert(
@@ -95,19 +99,11 @@ def start_delivery(
                         "status": "pending",
                         "attempts": 0,
                         "created": now,
-                        "paper_count": len(paper_ids),
+                        "paper_count": len(fresh),
+                        "selection_id": selection_id(db, fresh, reasons),
                     }
                 )
                 .last_pk
-            )
-            db["delivery_papers"].insert_all(
-                {
-                    "delivery_id": pk,
-                    "paper_id": pid,
-                    "position": n,
-                    "reason": (reasons or {}).get(pid),
-                }
-                for n, pid in enumerate(paper_ids)
             )
     except sqlite3.IntegrityError as exc:
         raise MailError(
@@ -165,18 +161,21 @@ def mark_sent(db: Database, delivery_id: int, now: str | None = None) -> None:
             [now, delivery_id],
         )
         db.execute(
-            "INSERT OR IGNORE INTO delivered (subscriber_id, paper_id, delivery_id, sent_at)"
-            " SELECT d.subscriber_id, dp.paper_id, d.id, ? FROM deliveries d"
-            " JOIN delivery_papers dp ON dp.delivery_id = d.id WHERE d.id = ?",
-            [now, delivery_id],
+            "INSERT OR IGNORE INTO delivered (subscriber_id, paper_id, delivery_id)"
+            " SELECT d.subscriber_id, j.value, d.id FROM deliveries d"
+            " JOIN selections s ON s.id = d.selection_id, json_each(s.papers) j"
+            " WHERE d.id = ?",
+            [delivery_id],
         )
 
 
 def rejected_streak(db: Database, subscriber_id: int) -> tuple[int, str | None]:
     """How many digests in a row the server refused for good since the last
     accepted one (or the last `digest subscribe`), and the latest reason."""
-    row = db.execute("SELECT updated FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
-    since = max(row[0] if row and row[0] else "", _last_sent(db, subscriber_id) or "")
+    row = db.execute(
+        "SELECT updated, last_sent FROM subscribers WHERE id = ?", [subscriber_id]
+    ).fetchone()
+    since = max(row[0] or "", row[1] or "") if row else ""
     rows = db.execute(
         "SELECT error FROM deliveries WHERE subscriber_id = ? AND status = 'failed'"
         " AND created >= ? ORDER BY id DESC",
@@ -185,11 +184,16 @@ def rejected_streak(db: Database, subscriber_id: int) -> tuple[int, str | None]:
     return len(rows), (rows[0][0] if rows else None)
 
 
-def status_lines(db: Database, settings: Settings, now: datetime | None = None) -> list[str]:
-    """One line per subscriber for `digest status`: last email, papers pending,
-    last error, and why nothing was sent when nothing was."""
+def status_lines(
+    db: Database,
+    settings: Settings,
+    now: datetime | None = None,
+    emails: list[str] | None = None,
+) -> list[str]:
+    """One line per subscriber (or per address in `emails`) for `digest status`:
+    last email, papers pending, last error, and why nothing was sent when nothing was."""
     now = now or datetime.now(UTC)
-    subs = list_subscribers(db)
+    subs = list_subscribers(db) if emails is None else [get_subscriber(db, e) for e in emails]
     if not subs:
         return ["no subscribers: add one with `digest subscribe EMAIL`"]
     return [_status_line(db, settings, sub, now) for sub in subs]
@@ -238,7 +242,8 @@ def _last_sent_row(db: Database, subscriber_id: int) -> dict | None:
     rows = list(
         db.query(
             "SELECT sent_at, paper_count FROM deliveries"
-            " WHERE subscriber_id = ? AND status = 'sent' ORDER BY sent_at DESC, id DESC LIMIT 1",
+            " WHERE subscriber_id = ? AND status = 'sent'"
+            " ORDER BY digest_date DESC, id DESC LIMIT 1",
             [subscriber_id],
         )
     )
@@ -246,14 +251,14 @@ def _last_sent_row(db: Database, subscriber_id: int) -> dict | None:
 
 
 def _last_sent(db: Database, subscriber_id: int) -> str | None:
-    row = _last_sent_row(db, subscriber_id)
-    return row["sent_at"] if row else None
+    row = db.execute("SELECT last_sent FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
+    return row[0] if row else None
 
 
 def _last_error(db: Database, subscriber_id: int) -> str | None:
     """The latest error newer than the last accepted digest (older ones are stale)."""
     row = db.execute(
-        "SELECT error FROM deliveries WHERE subscriber_id = ? AND status != 'sent'"
+        "SELECT error FROM deliveries WHERE subscriber_id = ? AND status IN ('pending', 'failed')"
         " AND error IS NOT NULL AND created >= ? ORDER BY id DESC LIMIT 1",
         [subscriber_id, _last_sent(db, subscriber_id) or ""],
     ).fetchone()
@@ -264,15 +269,12 @@ def _last_error(db: Database, subscriber_id: int) -> str | None:
 
 
 def _with_papers(db: Database, row: dict) -> Delivery:
-    rows = db.execute(
-        "SELECT paper_id, reason FROM delivery_papers WHERE delivery_id = ? ORDER BY position",
-        [row["id"]],
-    ).fetchall()
+    ids, reasons = selection_papers(db, row["selection_id"])
     keys = Delivery.__dataclass_fields__
     return Delivery(
         **{k: v for k, v in row.items() if k in keys},
-        paper_ids=[r[0] for r in rows],
-        reasons={r[0]: r[1] for r in rows if r[1]},
+        paper_ids=ids,
+        reasons=reasons,
     )
 
 

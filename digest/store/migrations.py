@@ -6,6 +6,8 @@ add a new one below it. Each runs in its own transaction.
 
 from __future__ import annotations
 
+import itertools
+
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("digest")
@@ -352,3 +354,88 @@ def m040_relevance(db: Database) -> None:
         foreign_keys=[("paper_id", "papers", "id")],
         not_null={"dim", "vector"},
     )
+
+
+@migrations()
+def m071_delivery_indexes(db: Database) -> None:
+    # Every per-reader question about deliveries (a pending digest, "sent on
+    # this digest day?", a weekly reader's last email, the latest email) is
+    # answered from this index in O(log n), however long the history; it
+    # supersedes the (subscriber_id, status) index, which is its prefix.
+    db.execute(
+        "CREATE INDEX idx_deliveries_reader ON deliveries (subscriber_id, status, digest_date)"
+    )
+    db.execute("DROP INDEX IF EXISTS idx_deliveries_subscriber_id_status")
+    # `digest status`'s summary counts the recent digests by state.
+    db.execute("CREATE INDEX idx_deliveries_status ON deliveries (status, digest_date)")
+
+
+@migrations()
+def m072_compact_deliveries(db: Database) -> None:
+    # Delivery state bounded by the window, not the history (digest/store/prune.py):
+    # * `selections`: a digest's exact paper list (JSON array, in order) stored once
+    #   and shared by every reader who got the same papers (most readers, most days);
+    #   a delivery points at it instead of one `delivery_papers` row per paper.
+    # * `delivery_archive`: a sent digest older than the window, reduced to what
+    #   answers "what did reader X get on day D" (date, Message-ID, selection).
+    # * `delivered` keeps only papers still inside the window; rebuilt WITHOUT ROWID
+    #   and without the foreign key to deliveries (archiving a delivery must not
+    #   scan it), its sent time being the delivery's.
+    # * `delivery_papers` stays readable as a view.
+    # * `pruned`: what was pruned, and the horizon before which no paper can be due.
+    db.execute(
+        "CREATE TABLE selections (id INTEGER PRIMARY KEY, hash INTEGER NOT NULL,"
+        " papers TEXT NOT NULL, reasons TEXT)"
+    )
+    db.execute("CREATE INDEX idx_selections_hash ON selections (hash)")
+    db["deliveries"].add_column("selection_id", int)
+    from digest.store.selections import selection_id
+
+    # Streamed one digest at a time: a big history must not be held in memory.
+    rows = db.conn.execute(
+        "SELECT delivery_id, paper_id, reason FROM delivery_papers ORDER BY delivery_id, position"
+    )
+    current, ids, reasons = None, [], {}
+    for delivery_id, paper_id, reason in itertools.chain(rows, [(None, None, None)]):
+        if delivery_id != current and current is not None:
+            db.execute(
+                "UPDATE deliveries SET selection_id = ? WHERE id = ?",
+                [selection_id(db, ids, reasons), current],
+            )
+            ids, reasons = [], {}
+        current = delivery_id
+        ids.append(paper_id)
+        if reason:
+            reasons[paper_id] = reason
+    if db.execute("SELECT 1 FROM deliveries WHERE selection_id IS NULL LIMIT 1").fetchone():
+        db.execute(
+            "UPDATE deliveries SET selection_id = ? WHERE selection_id IS NULL",
+            [selection_id(db, [])],
+        )
+    db.execute("DROP TABLE delivery_papers")
+    db.execute(
+        "CREATE TABLE delivered_new (subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),"
+        " paper_id INTEGER NOT NULL REFERENCES papers(id), delivery_id INTEGER,"
+        " PRIMARY KEY (subscriber_id, paper_id)) WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT INTO delivered_new SELECT subscriber_id, paper_id, delivery_id FROM delivered"
+    )
+    db.execute("DROP TABLE delivered")
+    db.execute("ALTER TABLE delivered_new RENAME TO delivered")
+    db.execute(
+        "CREATE TABLE delivery_archive (subscriber_id INTEGER NOT NULL, digest_date TEXT NOT NULL,"
+        " id INTEGER NOT NULL, message_id TEXT, selection_id INTEGER,"
+        " PRIMARY KEY (subscriber_id, digest_date, id)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE VIEW delivery_papers AS"
+        " SELECT d.id AS delivery_id, j.value AS paper_id, j.key AS position,"
+        " json_extract(s.reasons, '$.\"' || j.value || '\"') AS reason"
+        " FROM deliveries d JOIN selections s ON s.id = d.selection_id, json_each(s.papers) j"
+        " UNION ALL"
+        " SELECT a.id, j.value, j.key, json_extract(s.reasons, '$.\"' || j.value || '\"')"
+        " FROM delivery_archive a JOIN selections s ON s.id = a.selection_id,"
+        " json_each(s.papers) j"
+    )
+    db.execute("CREATE TABLE pruned (what TEXT PRIMARY KEY, count INTEGER, at TEXT)")

@@ -25,6 +25,7 @@ from digest.dates import digest_day
 from digest.errors import ConfigError, DigestError, InputError
 from digest.models import Subscriber
 from digest.store import utcnow
+from digest.store.prune import horizon
 from digest.store.summaries import SHOWN_TAGS, fts_query
 
 # A new subscriber's first digest reaches back this far before the moment they
@@ -389,6 +390,7 @@ def select_papers(db: Database, settings: Settings, sub: Subscriber, now: dateti
         welcome = cadence.WEEK if weekly else WELCOME_WINDOW
         since = max(since, datetime.fromisoformat(started) - welcome)
     since_s = since.replace(microsecond=0).isoformat()
+    since_s = max(since_s, horizon(db) or "")  # nothing behind the prune horizon is due
     base = (
         "FROM papers p WHERE p.first_seen >= ? AND NOT EXISTS"
         " (SELECT 1 FROM delivered d WHERE d.subscriber_id = ? AND d.paper_id = p.id)"

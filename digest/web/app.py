@@ -76,6 +76,7 @@ def create_app(
         Route("/static/web.css", css),
         Route("/", pages.latest),
         Route("/digest/{day}/", pages.day),
+        Route("/digest/{day}/page/{page:int}/", pages.day),
         Route("/digests/", pages.days),
         Route("/digests/page/{page:int}/", pages.days),
         Route("/tag/{tag}/", pages.tag),
