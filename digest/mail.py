@@ -149,7 +149,9 @@ def _render(
         "papers": items,
         "full": FULL_PAPERS,
         "more": len(papers) - n,
-        "public_url": safe_url(settings.digest.public_url),
+        # The archive: [digest] public_url, else the readers' web application's.
+        "public_url": safe_url(settings.digest.public_url)
+        or (safe_url(f"{settings.web.public_url}/") if settings.web.public_url else None),
         "banner": banner(papers[:shown]),
         "reader": " ".join((sub.name or "").split()),
         "email": sub.email,

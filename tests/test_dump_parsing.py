@@ -260,3 +260,26 @@ def test_a_short_first_line_of_a_wrapped_abstract_does_not_steal_the_title(
         "latent variables learned without supervision. "
         "Experiments show large gains on downstream tasks."
     )
+
+
+def test_a_title_that_lost_its_abstract_before_a_question_title_is_reported(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        [
+            "First Title",
+            "We study one thing. It works well on three benchmarks.",
+            "Title That Lost Its Abstract",
+            "Why Do Small Language Models Underperform?",
+            "We find a softmax bottleneck. Small models saturate early in training.",
+        ],
+    )
+    warnings: list[str] = []
+    found = list(parse_dump(path, warnings))
+    assert [e.paper.title for e in found] == [
+        "First Title",
+        "Why Do Small Language Models Underperform?",
+    ]
+    assert found[1].paper.abstract.startswith("We find a softmax bottleneck.")
+    assert len(warnings) == 1 and "line 3: title 'Title That Lost Its Abstract'" in warnings[0]

@@ -130,3 +130,17 @@ def test_database_is_in_wal_mode(invoke, seeds: Path) -> None:
     invoke("ingest", str(seeds / "001_f241505a523fd2a8.txt"))
     conn = sqlite3.connect("digest.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_dump_with_bad_lines_loads_every_good_entry_and_names_the_lines(
+    invoke, seeds: Path, tmp_path
+) -> None:
+    lines = (seeds / "003_03f71fdfc5ea1829.txt").read_text(encoding="utf-8").splitlines()
+    lines[100:100] = ["Sep 9", "Prose here. It is not a title. Nor an abstract of anything."]
+    bad = tmp_path / "bad-line.txt"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = invoke("ingest", str(bad))
+    assert result.exit_code == 0
+    assert f"warning: {bad}: line 102: a paragraph where a paper title should be" in result.stderr
+    assert f"loaded  {bad}: 119 entries, 119 new" in result.stdout
+    assert open_db("digest.db")["papers"].count == 119

@@ -213,7 +213,9 @@ def test_status_lines_show_calls_tokens_and_cost_for_the_last_run_and_in_total(
     invoke("ingest", str(seeds))
     invoke("summarize", "--limit", "3")
     invoke("summarize", "--limit", "2")
-    calls = rows("SELECT run_id, input_tokens AS i, output_tokens AS o, cost FROM llm_calls")
+    calls = rows(
+        "SELECT run_id, input_tokens AS i, output_tokens AS o, cost, latency_ms FROM llm_calls"
+    )
     last = [c for c in calls if c["run_id"] == 2]
     for c in calls:
         assert c["cost"] == pytest.approx((c["i"] * 2.0 + c["o"] * 8.0) / 1e6)
@@ -221,12 +223,15 @@ def test_status_lines_show_calls_tokens_and_cost_for_the_last_run_and_in_total(
     lines = status_lines(open_db("digest.db"), load_settings())
 
     started = rows("SELECT started FROM runs WHERE id = 2")[0]["started"]
+    tokens, seconds = sum(c["o"] for c in last), sum(c["latency_ms"] for c in last) / 1000
     assert lines == [
         "backend openai, model test-model",
         f"last run #2 (summarize, {started}, ok): 2 calls, {sum(c['i'] for c in last):,} input"
         f" + {sum(c['o'] for c in last):,} output tokens, cost {sum(c['cost'] for c in last):.4f}",
         f"in total: 5 calls, {sum(c['i'] for c in calls):,} input + "
         f"{sum(c['o'] for c in calls):,} output tokens, cost {sum(c['cost'] for c in calls):.4f}",
+        f"speed of test-model: {tokens / seconds:.1f} output tokens/s ({tokens:,} tokens in"
+        f" {seconds:.1f} s over 2 calls)",
     ]
 
 

@@ -39,17 +39,22 @@ def test_pages_of_the_archive(library: Path) -> None:
         assert home.status_code == 200
         assert rows[0]["title"].split()[0] in home.text
         assert home.headers["content-type"].startswith("text/html")
-        assert client.get(f"/digest/{day}/").text.count('class="paper"') == len(rows)
+        pages = [client.get(f"/digest/{day}/")]
+        assert f"{len(rows)} papers first seen this day" in pages[0].text
+        pages += [client.get(f"/digest/{day}/page/{n}/") for n in (2, 3)]
+        assert [p.text.count('class="paper"') for p in pages] == [25, 25, len(rows) - 50]
+        assert f'rel="next" href="/digest/{day}/page/2/"' in pages[0].text
+        assert client.get(f"/digest/{day}/page/4/").status_code == 404
         moved = client.get(f"/digest/{day}")
         assert moved.status_code == 307 and moved.headers["location"].endswith(f"/digest/{day}/")
         assert client.get("/digests/").status_code == 200 and f"/digest/{day}/" in home.text
         tag = client.get("/tag/llm/")
         assert tag.status_code == 200
         assert f"{len(tagged)} papers" in tag.text
-        if len(tagged) > 20:
+        if len(tagged) > 25:
             assert 'rel="next" href="/tag/llm/page/2/"' in tag.text
             assert client.get("/tag/llm/page/2/").text.count('class="paper"') == min(
-                20, len(tagged) - 20
+                25, len(tagged) - 25
             )
         paper = client.get(f"/paper/{rows[0]['id']}/")
         assert paper.status_code == 200 and "Abstract" in paper.text and "first seen" in paper.text
@@ -108,3 +113,17 @@ def test_atom_feeds_are_valid_with_stable_ids(library: Path) -> None:
         assert all(re.fullmatch(rf"{site.url}/paper/\d+/", e.id) for e in tag.entries)
         assert all("llm" in [t.term for t in e.tags] for e in tag.entries)
         assert client.get("/tag/nope/feed.atom").status_code == 404
+
+
+def test_a_new_day_of_papers_shows_at_once_despite_the_page_cache(library: Path) -> None:
+    from mail_support import LATER_DUMP, add_papers
+
+    with running_web(settings_for(library)) as site, site.client() as client:
+        before = client.get("/").text
+        assert client.get("/").text == before  # served again from the cache
+        count = len(listing(open_db(library)))
+        add_papers(library, LATER_DUMP)
+        after = client.get("/").text
+        assert after != before
+        assert f"{len(listing(open_db(library)))} papers first seen" in after
+        assert len(listing(open_db(library))) > count

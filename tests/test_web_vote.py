@@ -141,3 +141,49 @@ def test_without_a_web_the_email_has_no_thumbs_links(library: Path, tmp_path: Pa
     (msg,) = _outbox(tmp_path / "out")
     assert "More like this" not in body(msg, "plain")
     assert "/v/" not in body(msg, "html")
+
+
+def test_the_manage_page_edits_interests_lists_thumbs_and_undoes_one(library: Path) -> None:
+    from web_support import csrf_of
+
+    from digest.signing import make_token
+    from digest.store.feedback import set_vote
+
+    db = open_db(library)
+    save_subscriber(
+        db,
+        make_subscriber(
+            "ada@example.org", vocabulary=[], interests="graph networks", min_relevance=0.04
+        ),
+    )
+    sub = get_subscriber(db, "ada@example.org")
+    titles = dict(db.execute("SELECT id, title FROM papers WHERE id IN (2, 5)").fetchall())
+    set_vote(db, sub.id, 2, 1, "email")
+    set_vote(db, sub.id, 5, -1, "email")
+    manage = make_token(SECRET, "manage", sub.id, sub.token_version)
+    with running_web(settings_for(library)) as site, site.client() as client:
+        page = client.get(f"/m/{manage}")
+        assert ">graph networks</textarea>" in page.text
+        assert page.text.count('value="undo_vote"') == 2
+        assert f"More like this: “{titles[2]}”" in page.text
+        assert f"Less like this: “{titles[5]}”" in page.text
+        csrf = csrf_of(page.text)
+        undone = client.post(
+            f"/m/{manage}", data={"csrf": csrf, "action": "undo_vote", "paper": "5"}
+        )
+        assert f"Your vote on “{titles[5]}” is undone." in undone.text
+        assert _votes(library, "ada@example.org") == [(2, 1, "email")]
+        again = client.post(
+            f"/m/{manage}", data={"csrf": csrf, "action": "undo_vote", "paper": "5"}
+        )
+        assert again.status_code == 400 and "already gone" in again.text
+        no_csrf = client.post(f"/m/{manage}", data={"action": "undo_vote", "paper": "2"})
+        assert no_csrf.status_code == 403
+        saved = client.post(
+            f"/m/{manage}",
+            data={"csrf": csrf, "action": "save", "interests": "  text VAEs,  diffusion "},
+        )
+        assert "Saved." in saved.text
+    after = get_subscriber(open_db(library), "ada@example.org")
+    assert (after.interests, after.min_relevance) == ("text VAEs, diffusion", 0.04)
+    assert _votes(library, "ada@example.org") == [(2, 1, "email")]

@@ -1,7 +1,8 @@
 """Summarising backends: Paper -> Summary behind one small protocol.
 
 `offline` is deterministic and needs no network; `openai` talks to any
-OpenAI-compatible server. Look one up with `get_backend`.
+OpenAI-compatible server; `local` runs a GGUF model with llama.cpp on this
+machine (the `openai` code path against a server it starts). Look one up with `get_backend`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from digest.config import Settings
     from digest.models import Paper, Summary
 
-BACKENDS = ("offline", "openai")
+BACKENDS = ("offline", "openai", "local")
 
 
 class Backend(Protocol):
@@ -37,6 +38,10 @@ def get_backend(name: str, settings: Settings) -> Backend:
         from digest.backends.openai import OpenAIBackend
 
         return OpenAIBackend.from_settings(settings)
+    if name == "local":
+        from digest.backends.local import LocalBackend
+
+        return LocalBackend.from_settings(settings)
     raise BackendError(
         f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)} "
         "(--backend or [llm] backend)"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from digest.backends import BACKENDS
 from digest.cli import AppContext, cli, parse_date, pass_app
 from digest.errors import DigestError
 
@@ -39,7 +40,7 @@ from digest.errors import DigestError
 )
 @click.option(
     "--backend",
-    type=click.Choice(["offline", "openai"]),
+    type=click.Choice(BACKENDS),
     help="Summariser for papers that lack a summary.",
 )
 @pass_app

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from digest.backends import BACKENDS
 from digest.cli import AppContext, cli, pass_app
 from digest.errors import DigestError, InputError
 
@@ -14,7 +15,7 @@ from digest.errors import DigestError, InputError
 @cli.command()
 @click.option(
     "--backend",
-    type=click.Choice(["offline", "openai"]),
+    type=click.Choice(BACKENDS),
     help="Summariser (default: [llm] backend, offline).",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Summarise at most N papers.")
@@ -114,7 +115,7 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
     is_flag=True,
     help='Read {"title": ..., "abstract": ...} JSON from standard input.',
 )
-@click.option("--backend", type=click.Choice(["offline", "openai"]), help="Tagger to use.")
+@click.option("--backend", type=click.Choice(BACKENDS), help="Tagger to use.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
 def tag(

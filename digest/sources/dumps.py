@@ -209,7 +209,9 @@ def _entries(path: Path, lines: Iterator[tuple[int, str]], warnings: list[str]) 
                 problems.add(f"line {number}: a paragraph where a paper title should be; skipped")
                 continue
             title = (number, text)
-        elif _looks_like_abstract(text) or _wrapped(text, ahead.peek()):
+        elif (_looks_like_abstract(text) and not _question_title(text, ahead.peek())) or _wrapped(
+            text, ahead.peek()
+        ):
             rank += 1
             held = _Held(title[1], text, rank, listed)
             title = None
@@ -303,6 +305,19 @@ def _wrapped(text: str, following: str | None) -> bool:
         and following[:1].islower()
         and not _ends_sentence(text)
         and not _furniture(text)
+    )
+
+
+def _question_title(text: str, following: str | None) -> bool:
+    """A title asking a question, with its abstract on the next line: the title
+    before it lost its abstract ("Why do small models underperform?" ends like
+    a sentence, but no abstract is a lone question followed by prose)."""
+    return (
+        text.endswith("?")
+        and _looks_like_title(text)
+        and not _surely_abstract(text)
+        and following is not None
+        and _surely_abstract(following)
     )
 
 

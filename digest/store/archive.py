@@ -17,6 +17,18 @@ from digest.store.summaries import SHOWN_TAGS, fts_query, listing
 _SUMMARISED = "EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)"
 
 
+def version(db: Database) -> tuple[Any, ...]:
+    """Changes when a paper, sighting (ranks) or summary is added. Only rowid
+    MAX lookups, constant time however large the archive, so pages can be cached
+    until it moves (edits in place are caught by the cache's time limit)."""
+    return tuple(
+        db.execute(
+            "SELECT (SELECT MAX(id) FROM papers), (SELECT MAX(id) FROM sightings),"
+            " (SELECT MAX(id) FROM summaries)"
+        ).fetchone()
+    )
+
+
 def digest_days(db: Database, limit: int, offset: int = 0) -> list[tuple[str, int]]:
     """(day, papers) of days with summarised papers, newest first."""
     rows = db.execute(
@@ -48,17 +60,22 @@ def neighbours(db: Database, day: str) -> tuple[str | None, str | None]:
     return before, after
 
 
-def day_papers(db: Database, day: str) -> list[dict[str, Any]]:
-    """The summarised papers first seen on `day`, best rank first."""
+def day_papers(
+    db: Database, day: str, limit: int | None = None, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the summarised papers first seen on `day`, best rank first, and the total."""
+    where = f"p.first_seen >= ? AND p.first_seen < ? AND {_SUMMARISED}"
+    params = [day, _next(day)]
+    total = db.execute(f"SELECT COUNT(*) FROM papers p WHERE {where}", params).fetchone()[0]
     ids = [
         r[0]
         for r in db.execute(
-            f"SELECT p.id FROM papers p WHERE p.first_seen >= ? AND p.first_seen < ?"
-            f" AND {_SUMMARISED}",
-            [day, _next(day)],
+            f"SELECT p.id FROM papers p WHERE {where}"
+            " ORDER BY p.best_rank, p.first_seen, p.id LIMIT ? OFFSET ?",
+            [*params, -1 if limit is None else limit, offset],
         ).fetchall()
     ]
-    return listing(db, paper_ids=ids) if ids else []
+    return _in_order(db, ids), total
 
 
 def tag_papers(db: Database, tag: str, limit: int, offset: int = 0) -> tuple[list[dict], int]:

@@ -98,6 +98,26 @@ def last_summarising_run(db: Database) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def speed_lines(db: Database, run_id: int | None) -> list[str]:
+    """Each model's speed in the last run that called one: output tokens per second of
+    request time (prompt reading included, as a reader waits for it), from the call log.
+    What a local model on this machine really does, and what a provider delivers."""
+    if run_id is None:
+        return []
+    lines = []
+    for model, calls, tokens, seconds in db.execute(
+        "SELECT model, COUNT(*), SUM(output_tokens), SUM(latency_ms) / 1000.0 FROM llm_calls"
+        " WHERE run_id = ? AND output_tokens > 0 GROUP BY model ORDER BY model",
+        [run_id],
+    ).fetchall():
+        if seconds:
+            lines.append(
+                f"speed of {model}: {tokens / seconds:.1f} output tokens/s"
+                f" ({tokens:,} tokens in {seconds:.1f} s over {calls} calls)"
+            )
+    return lines
+
+
 def _line(figures: dict[str, Any], priced: bool) -> str:
     line = (
         f"{figures['calls']:,} calls, {figures['input_tokens']:,} input + "
@@ -121,7 +141,10 @@ def status_lines(db: Database, settings: Settings) -> list[str]:
             'backend offline (extractive, no model calls); set [llm] backend = "openai"'
             " to use a model"
         ]
-    lines = [f"backend {settings.llm.backend}, model {settings.llm.model}"]
+    if settings.llm.backend == "local":
+        lines = [f"backend local, model_path {settings.llm.model_path or '(not set)'}"]
+    else:
+        lines = [f"backend {settings.llm.backend}, model {settings.llm.model}"]
     run = last_summarising_run(db)
     if run is not None:
         lines.append(
@@ -129,6 +152,7 @@ def status_lines(db: Database, settings: Settings) -> list[str]:
             + _line(totals(db, run["id"]), priced)
         )
     lines.append("in total: " + _line(totals(db), priced))
+    lines += speed_lines(db, run["id"] if run is not None else None)
     if not priced:
         lines.append("cost not tracked: set [llm] price_input_per_mtok and price_output_per_mtok")
     return lines

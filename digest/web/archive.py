@@ -18,7 +18,7 @@ from digest.config import Settings
 from digest.email_view import paper_view
 from digest.store import archive
 
-PER_PAGE = 20  # papers on a tag or search page
+PER_PAGE = 25  # papers on a day, tag or search page (the email's default cap)
 DAYS_PER_PAGE = 30
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -29,9 +29,11 @@ class NotFound(Exception):
     """No such day, tag, paper or page."""
 
 
-def views(papers: list[dict[str, Any]], settings: Settings, root: str) -> list[dict[str, Any]]:
+def views(
+    papers: list[dict[str, Any]], settings: Settings, root: str, first: int = 1
+) -> list[dict[str, Any]]:
     out = []
-    for n, p in enumerate(papers, 1):
+    for n, p in enumerate(papers, first):
         view = paper_view(p, n, settings.digest.hf_url)
         view["page"] = f"{root}/paper/{p['id']}"
         view["first_seen"] = str(p["first_seen"])[:10]
@@ -39,8 +41,8 @@ def views(papers: list[dict[str, Any]], settings: Settings, root: str) -> list[d
     return out
 
 
-def day_page(db: Database, settings: Settings, root: str, day: str | None) -> Page:
-    """A digest day (None: the latest)."""
+def day_page(db: Database, settings: Settings, root: str, day: str | None, page: int = 1) -> Page:
+    """A page of a digest day (None: the latest), its best-ranked papers first."""
     if day is None:
         latest = archive.digest_days(db, 1)
         if not latest:
@@ -48,14 +50,20 @@ def day_page(db: Database, settings: Settings, root: str, day: str | None) -> Pa
         day = latest[0][0]
     elif not _DAY.match(day) or not _is_date(day):
         raise NotFound(day)
-    papers = archive.day_papers(db, day)
+    if page < 1:
+        raise NotFound(page)
+    papers, total = archive.day_papers(db, day, PER_PAGE, (page - 1) * PER_PAGE)
     if not papers:
         raise NotFound(day)
     before, after = archive.neighbours(db, day)
     return "day", {
         "day": day,
         "day_long": _long(day),
-        "papers": views(papers, settings, root),
+        "papers": views(papers, settings, root, first=(page - 1) * PER_PAGE + 1),
+        "total": total,
+        "page": page,
+        "pages": -(-total // PER_PAGE),
+        "base": f"/digest/{day}",
         "before": before,
         "after": after,
         **_side(db),

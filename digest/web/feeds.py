@@ -21,6 +21,7 @@ from digest.web.archive import views
 
 DAYS = 20  # digest days in the feed of all digests
 PAPERS = 50  # papers in a tag's feed
+PER_ENTRY = 25  # papers shown in a day's entry (the rest: a link to the day's page)
 
 
 def all_digests(db: Database, settings: Settings, base: str) -> bytes:
@@ -29,7 +30,7 @@ def all_digests(db: Database, settings: Settings, base: str) -> bytes:
     feed = _feed(f"{base}/feed.atom", f"{base}/", title, f"{title}: every daily digest")
     newest = None
     for day, count in reversed(archive.digest_days(db, DAYS)):  # feedgen prepends entries
-        papers = archive.day_papers(db, day)
+        papers, _ = archive.day_papers(db, day, PER_ENTRY)
         when = max(_when(p) for p in papers)
         newest = max(newest or when, when)
         html = render(
@@ -37,6 +38,8 @@ def all_digests(db: Database, settings: Settings, base: str) -> bytes:
             settings.digest.templates_dir,
             papers=views(papers, settings, base),
             base=base,
+            more=count - len(papers),
+            day_url=f"{base}/digest/{day}/",
         )
         entry = feed.add_entry()
         entry.id(f"{base}/digest/{day}/")
@@ -66,7 +69,12 @@ def tag_feed(db: Database, settings: Settings, base: str, tag: str) -> bytes:
         for name in view["tags"]:
             entry.category(term=name)
         html = render(
-            "web_feed_entry.html.j2", settings.digest.templates_dir, papers=[view], base=base
+            "web_feed_entry.html.j2",
+            settings.digest.templates_dir,
+            papers=[view],
+            base=base,
+            more=0,
+            day_url="",
         )
         entry.content(html, type="html")
         if view["tldr"]:

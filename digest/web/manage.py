@@ -1,7 +1,8 @@
-"""The manage page at /m/TOKEN: topics, keywords, cadence, papers per email,
-pause/resume and unsubscribe, behind the reader's signed link (no account,
-no password). Posts carry the CSRF token; the link stops working once the
-reader unsubscribes (their token_version moves on)."""
+"""The manage page at /m/TOKEN: topics, keywords, interests, cadence, papers per
+email, pause/resume, the reader's thumbs (each can be undone) and unsubscribe,
+behind the reader's signed link (no account, no password). Posts carry the
+CSRF token; the link stops working once the reader unsubscribes (their
+token_version moves on)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from digest.cadence import DEFAULT_WEEKDAY
 from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.signing import TokenError
+from digest.store.feedback import set_vote, votes
 from digest.store.subscribers import save_subscriber, unsubscribe_id
 from digest.web.context import Web
 from digest.web.forms import FormError, check_csrf, csrf_token, field, read_form, set_csrf
@@ -24,6 +26,7 @@ from digest.web.unsubscribe import GONE, GONE_HINT, token_subscriber
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_PAPERS = 200
+VOTES_SHOWN = 100  # the most recent thumbs and likes on the page
 
 
 def _current(web: Web, token: str) -> Subscriber:
@@ -41,6 +44,7 @@ def _page(web: Web, token: str, sub: Subscriber, csrf: str, status: int = 200, *
         "frequency": sub.frequency,
         "weekday": sub.weekday or DEFAULT_WEEKDAY,
         "max_papers": sub.max_papers or "",
+        "interests": sub.interests or "",
     }
     values.update(extra.pop("values", {}))
     page = web.page(
@@ -52,6 +56,7 @@ def _page(web: Web, token: str, sub: Subscriber, csrf: str, status: int = 200, *
         vocabulary=web.settings.tags,
         weekdays=WEEKDAYS,
         default_max=web.settings.digest.max_papers,
+        votes=votes(web.db(), sub.id or 0)[:VOTES_SHOWN],
         action=f"{web.root}/m/{token}",
         message=extra.pop("message", None),
         error=extra.pop("error", None),
@@ -101,6 +106,14 @@ def _change(web: Web, token: str, csrf: str, form: dict[str, list[str]]) -> Resp
         save_subscriber(db, dataclasses.replace(sub, active=action == "resume"))
         words = "Paused: no emails until you resume." if action == "pause" else "Resumed."
         return _page(web, token, _current(web, token), csrf, message=words)
+    if action == "undo_vote":
+        paper = field(form, "paper")
+        mine = {v.paper_id: v for v in votes(db, sub.id or 0)}
+        if not paper.isdigit() or int(paper) not in mine:
+            return _page(web, token, sub, csrf, 400, error="that vote is already gone")
+        set_vote(db, sub.id or 0, int(paper), 0, "web")
+        words = f"Your vote on “{' '.join(mine[int(paper)].title.split())}” is undone."
+        return _page(web, token, sub, csrf, message=words)
     if action != "save":
         return web.error(400, "unknown action", "Use the buttons on the manage page.")
     try:
@@ -115,6 +128,8 @@ def _change(web: Web, token: str, csrf: str, form: dict[str, list[str]]) -> Resp
             match=sub.match,
             max_papers=int(cap) if cap else None,
             active=sub.active,
+            interests=field(form, "interests") or None,
+            min_relevance=sub.min_relevance,
         )
     except DigestError as exc:
         values = {
@@ -122,6 +137,7 @@ def _change(web: Web, token: str, csrf: str, form: dict[str, list[str]]) -> Resp
             "tags": form.get("tags", [])[:100],
             "keywords": field(form, "keywords")[:2000],
             "max_papers": field(form, "max_papers")[:20],
+            "interests": field(form, "interests")[:2000],
         }
         return _page(web, token, sub, csrf, 400, error=str(exc), values=values)
     save_subscriber(db, changed)

@@ -25,7 +25,8 @@ async def _show(request: Request, build: Callable[[Web], archive.Page]) -> Respo
             return web.error(404, *NOT_FOUND)
         return web.page(name, **context)
 
-    return await run_in_threadpool(answer)
+    key = f"{request.url.path}?{request.url.query}"
+    return await run_in_threadpool(web.cached, key, answer)
 
 
 def _page_number(request: Request) -> int:
@@ -37,8 +38,8 @@ async def latest(request: Request) -> Response:
 
 
 async def day(request: Request) -> Response:
-    when = request.path_params["day"]
-    return await _show(request, lambda w: archive.day_page(w.db(), w.settings, w.root, when))
+    when, page = request.path_params["day"], _page_number(request)
+    return await _show(request, lambda w: archive.day_page(w.db(), w.settings, w.root, when, page))
 
 
 async def days(request: Request) -> Response:
@@ -79,4 +80,4 @@ async def feed(request: Request) -> Response:
             return web.error(404, *NOT_FOUND)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
-    return await run_in_threadpool(answer)
+    return await run_in_threadpool(web.cached, request.url.path, answer)

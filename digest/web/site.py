@@ -39,7 +39,10 @@ def write_site(db: Database, settings: Settings, folder: Path, base_url: str | N
     for n in range(1, max(1, -(-days // archive.DAYS_PER_PAGE)) + 1):
         writer.page("digests" if n == 1 else f"digests/page/{n}", *archive.days_page(db, n))
     for day, _ in store.digest_days(db, max(days, 1)):
-        writer.page(f"digest/{day}", *archive.day_page(db, settings, root, day))
+        first = archive.day_page(db, settings, root, day)
+        for n in range(1, first[1]["pages"] + 1):
+            page = first if n == 1 else archive.day_page(db, settings, root, day, n)
+            writer.page(f"digest/{day}" if n == 1 else f"digest/{day}/page/{n}", *page)
     for tag in settings.tags:
         first = archive.tag_page(db, settings, root, tag, 1)
         for n in range(1, first[1]["pages"] + 1):

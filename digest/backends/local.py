@@ -1,0 +1,76 @@
+"""The `local` backend: a GGUF model served by llama.cpp on this machine, no key, no service.
+
+It is the `openai` backend pointed at a llama.cpp server that it starts for the
+batch (digest/local) and stops at the end: one request path, one validation,
+one call log. The model's name is the file's (e.g. SmolLM2-135M-Instruct.Q4_1),
+so changing the file summarises papers again, as changing a remote model does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from digest.backends.openai import PLACEHOLDER_KEY, OpenAIBackend
+from digest.local.model import find_model
+from digest.local.server import LocalServer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlite_utils import Database
+
+    from digest.config import LLMConfig, Settings
+    from digest.models import Paper, Summary
+    from digest.summarize import SummarizeReport
+
+MAX_SLOTS = 4  # requests llama.cpp serves at once; more only splits a CPU further
+
+
+class LocalBackend(OpenAIBackend):
+    name = "local"
+
+    def __init__(self, llm: LLMConfig, tags: Mapping[str, str], model_file: Path) -> None:
+        model = model_file.name.removesuffix(".gguf")
+        super().__init__(
+            replace(llm, model=model, base_url="http://127.0.0.1/v1"),
+            tags,
+            api_key=PLACEHOLDER_KEY,
+        )
+        self.model_file = model_file
+        self.fallback_from = f"local:{model}"
+        self.slots = max(1, min(llm.concurrency, MAX_SLOTS))
+        self.llm = replace(self.llm, concurrency=self.slots)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalBackend:  # type: ignore[override]
+        return cls(settings.llm, settings.tags, find_model(settings.llm.model_path))
+
+    def _server(self) -> LocalServer:
+        return LocalServer(
+            self.model_file,
+            threads=self.llm.threads,
+            context=self.llm.context_size,
+            parallel=self.slots,
+        )
+
+    def summarize(self, paper: Paper) -> Summary:
+        with self._server() as server:
+            self.base_url = server.base_url
+            return super().summarize(paper)
+
+    def summarize_into(
+        self,
+        db: Database,
+        papers: list[Paper],
+        report: SummarizeReport,
+        progress: Callable[[SummarizeReport], None] | None = None,
+        run_id: int | None = None,
+    ) -> None:
+        """Start the server only when there is work: a repeat run starts nothing."""
+        if not papers:
+            return
+        with self._server() as server:
+            self.base_url = server.base_url
+            super().summarize_into(db, papers, report, progress, run_id)
