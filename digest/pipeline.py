@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
@@ -22,6 +23,9 @@ from digest.dates import digest_day
 from digest.errors import ConfigError, DigestError
 from digest.store import translate
 from digest.store.runs import finish_run, mark_abandoned, start_run
+
+if TYPE_CHECKING:
+    from digest.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +111,7 @@ def run_pass(
     dumps: list[str] | None = None,
     dry_run: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
-    transport: object | None = None,
+    transport: Transport | None = None,
     now: datetime | None = None,
     debug: bool = False,
     force: bool = False,
@@ -250,7 +254,7 @@ def _send(
     report: RunReport,
     dry_run: bool,
     should_stop: Callable[[], bool],
-    transport: object | None,
+    transport: Transport | None,
     force: bool = False,
 ) -> None:
     from digest.delivery import send_digests

@@ -8,6 +8,7 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -178,7 +179,7 @@ class _stop_on_sigterm:
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
-        self.previous: dict[int, object] = {}
+        self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> None:
         if threading.current_thread() is not threading.main_thread():
