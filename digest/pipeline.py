@@ -123,8 +123,9 @@ def run_pass(
     logged with `debug`); the steps after it still run where they can.
     """
     now = now or datetime.now(UTC)
+    day = digest_day(settings, now)  # a bad [schedule] timezone stops here, before any record
     mark_abandoned(db)
-    report = RunReport(run_id=start_run(db, "run"), day=digest_day(settings, now))
+    report = RunReport(run_id=start_run(db, "run"), day=day)
     steps = [
         ("ingest", lambda: _ingest(db, settings, dumps, report)),
         ("summarise", lambda: _summarise(db, settings, report, should_stop)),
