@@ -178,3 +178,10 @@ def test_prompt_overhead_beyond_the_paper_is_under_300_tokens(mode):
     sent = system + user_message(Paper(title="T", abstract="A"))
     sent += json.dumps(fmt, separators=(",", ":")) if fmt else ""
     assert (len(sent) - 2) / 4 < 300
+
+
+def test_terminal_escape_sequences_in_a_reply_are_removed_whole():
+    content = json.dumps(
+        {**GOOD, "tldr": "\x1b[2J\x1b[31mIntroduces\x1b[0m a fast \x9b1mdecoder\u202e for images."}
+    )
+    assert validate_reply(content, VOCAB).tldr == "Introduces a fast decoder for images."

@@ -400,3 +400,24 @@ def test_the_migration_adds_interests_feedback_and_embeddings() -> None:
         "paper_id", "model", "dim", "vector", "created",
     }  # fmt: skip
     assert "reason" in db["delivery_papers"].columns_dict
+
+
+def test_tag_filters_still_decide_what_is_due_and_ranking_orders_it(
+    invoke, library: Path
+) -> None:
+    db = open_db(library)
+    tagged = {
+        r[0]
+        for r in db.execute(
+            "SELECT p.id FROM papers p JOIN summaries s ON s.paper_id = p.id"
+            " WHERE EXISTS (SELECT 1 FROM json_each(s.tags) WHERE value = 'reinforcement-learning')"
+        )
+    }
+    assert len(tagged) >= 3
+    invoke("subscribe", "ada@example.org", "--tag", "reinforcement-learning",
+           "--interests", "latent reasoning", "--max-papers", "2")  # fmt: skip
+    out = invoke("send")
+    assert "sent 2 papers" in out.stdout
+    sent = delivered(library, "ada@example.org")
+    assert set(sent) <= tagged  # the filter still decides
+    assert all("latent" in t and "reasoning" in t for t in _text(db, sent))  # best first

@@ -22,6 +22,7 @@ import jinja2
 
 from digest.models import Paper
 from digest.resources import resource_dir
+from digest.text import printable
 
 MAX_TLDR_WORDS = 35
 MAX_SUMMARY_WORDS = 120
@@ -146,7 +147,6 @@ def repair_message(error: str) -> str:
 # --- validation --------------------------------------------------------------
 
 _CODE_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # HTML elements a page would act on, Markdown links, URLs. Not any <word>: papers
 # write "<SEG> token" or "<eos>", and stored text is escaped when rendered anyway.
 _MARKUP = re.compile(
@@ -184,7 +184,7 @@ def _text(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str):
         raise ReplyError(f'"{key}" must be a string')
-    value = " ".join(_CONTROL.sub(" ", value).split())
+    value = printable(value)  # a model's reply reaches terminals and emails too
     if not value:
         raise ReplyError(f'"{key}" is empty')
     if _MARKUP.search(value):
