@@ -192,7 +192,7 @@ def unsubscribe(db: Database, email: str, now: str | None = None) -> bool:
     """Stop sending to `email`; False if it was already unsubscribed."""
     row = _row(db, normalize_email(email))
     if row is None:
-        raise DigestError(f"{email} is not a subscriber: see `digest subscribers`")
+        raise InputError(f"{email} is not a subscriber: see `digest subscribers`")
     return unsubscribe_id(db, row["id"], now)
 
 
