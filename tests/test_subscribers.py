@@ -125,7 +125,9 @@ def test_cli_bad_address_is_one_line_and_stores_nothing(invoke) -> None:
     )
     ghost = invoke("unsubscribe", "ghost@example.org")
     assert ghost.exit_code == 2  # a usage error, like an unknown --subscriber
-    assert ghost.stderr == "Error: ghost@example.org is not a subscriber: see `digest subscribers`\n"
+    assert (
+        ghost.stderr == "Error: ghost@example.org is not a subscriber: see `digest subscribers`\n"
+    )
     assert invoke("subscribers").stderr.startswith("no subscribers")
 
 
