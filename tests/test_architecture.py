@@ -37,3 +37,9 @@ def test_the_package_type_checks() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("Success: no issues found")
+
+
+def test_the_code_is_linted_and_formatted() -> None:
+    for args in (["check", "digest", "tests", "bench"], ["format", "--check", "digest", "tests"]):
+        result = subprocess.run([_tool("ruff"), *args], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
