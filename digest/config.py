@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from digest.errors import ConfigError
+from digest.models import BACKENDS, OFFLINE
 from digest.resources import default_vocabulary
 
 
@@ -51,7 +52,7 @@ class SourcesConfig:
 
 @dataclass
 class LLMConfig:
-    backend: str = "offline"
+    backend: str = OFFLINE
     model: str = "gpt-4o-mini"
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -176,7 +177,7 @@ _SECTIONS = {
     "web": WebConfig,
 }
 _CHOICES = {
-    ("llm", "backend"): ("offline", "openai", "local"),
+    ("llm", "backend"): BACKENDS,
     ("llm", "structured_output"): ("json_schema", "json_object", "none"),
     ("email", "backend"): ("smtp", "file"),
     ("email", "security"): ("starttls", "ssl", "none"),

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from digest.backends import Backend
 from digest.config import Settings
 from digest.email_view import banner, paper_view
+from digest.models import OFFLINE
 from digest.render import render
 from digest.store.papers import latest_arrival_day
 from digest.store.summaries import count_since, listing
@@ -71,6 +72,6 @@ def build_digest(
 
 def _writer(paper: dict[str, Any]) -> str:
     """Who wrote a paper's summary, in the words each paper carries (email_view)."""
-    if paper.get("fallback_from") or paper["backend"] == "offline":
+    if paper.get("fallback_from") or paper["backend"] == OFFLINE:
         return "extracts from the abstracts"
     return str(paper["model"])

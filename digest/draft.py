@@ -23,6 +23,7 @@ from digest.rank import Ranking
 from digest.store.deliveries import Delivery, pending_delivery, sent_on_day
 from digest.store.subscribers import select_papers
 from digest.store.summaries import listing
+from digest.text import plural
 
 ALREADY = "already sent the digest"
 
@@ -71,7 +72,7 @@ def draft_for(
     if plan.held_back:
         floor = f"min relevance {sub.min_relevance:g}"
         if plan.paper_ids:
-            count = f"{plan.held_back} paper{'' if plan.held_back == 1 else 's'}"
+            count = f"{plural(plan.held_back, 'paper')}"
             held = f"{count} under {floor} held back"
         else:
             reason = f"all {plan.held_back} due papers are under {floor} (held back)"

@@ -15,6 +15,7 @@ import re
 from typing import Any
 from urllib.parse import quote_plus
 
+from digest.models import OFFLINE
 from digest.text import safe_url
 
 _ARXIV_ID = re.compile(r"[\w./-]+")
@@ -73,7 +74,7 @@ def provenance(paper: dict[str, Any]) -> str | None:
     "Extract from the abstract" (the offline backend, chosen or standing in)."""
     if paper.get("tldr") is None and not paper.get("summary"):
         return None
-    if paper.get("fallback_from") or paper.get("backend") == "offline":
+    if paper.get("fallback_from") or paper.get("backend") == OFFLINE:
         return EXTRACT
     model = " ".join(str(paper.get("model") or "").split())
     return f"Summary by {model}" if model else "Summary by a language model"

@@ -28,7 +28,7 @@ from digest.email_view import banner, paper_view
 from digest.errors import ConfigError
 from digest.models import Subscriber
 from digest.render import environment, render
-from digest.text import safe_url
+from digest.text import plural, safe_url
 
 # Headers are not folded below the RFC 5322 hard limit: a folded Message-ID or
 # List-Unsubscribe is legal, but some programs read it with a stray space.
@@ -146,7 +146,7 @@ def _render(
         "date_long": f"{day:%A}, {day.day} {day:%B %Y}",
         "weekly": weekly,
         "count": n,
-        "count_words": f"{n} paper{'' if n == 1 else 's'}",
+        "count_words": f"{plural(n, 'paper')}",
         "papers": items,
         "full": FULL_PAPERS,
         "more": len(papers) - n,

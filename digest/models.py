@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The summarising backends by name: the offline (extractive) one needs no model
+# and no network, so several rules treat it apart.
+OFFLINE = "offline"
+BACKENDS = (OFFLINE, "openai", "local")
+
 # What a summary may be, in one place for the prompt, the reply check and the
 # offline backend. The prompt asks for a TL;DR of TLDR_ASKED_WORDS; a reply of up
 # to MAX_TLDR_WORDS is accepted (small models overshoot by a word or five, and a

@@ -23,6 +23,7 @@ from digest.dates import digest_day
 from digest.errors import ConfigError, DigestError
 from digest.store import translate
 from digest.store.runs import finish_run, mark_abandoned, start_run
+from digest.text import plural
 
 if TYPE_CHECKING:
     from digest.transport import Transport
@@ -81,7 +82,7 @@ class RunReport:
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    return plural(n, noun)
 
 
 def preflight(settings: Settings) -> None:

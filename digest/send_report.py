@@ -8,6 +8,7 @@ from sqlite_utils import Database
 
 from digest.sendpool import Result
 from digest.store.deliveries import mark_failed, mark_sent, record_attempt
+from digest.text import plural
 
 # Outcomes that make `digest send` exit with status 1.
 FAILED = ("failed", "pending", "skipped")
@@ -30,7 +31,7 @@ class Outcome:
         return self._line() + held
 
     def _line(self) -> str:
-        count = f"{self.papers} paper{'' if self.papers == 1 else 's'}"
+        count = f"{plural(self.papers, 'paper')}"
         texts = {
             "sent": f"sent {count}" + (f" ({self.detail})" if self.detail else ""),
             "would-send": f"would send {count}" + (f" ({self.detail})" if self.detail else ""),
@@ -76,10 +77,10 @@ class SendReport:
         """One summary line, e.g. "2 emails sent, 1 failed, 1 with nothing new"."""
         if self.dry_run:
             would = sum(o.status == "would-send" for o in self.outcomes)
-            return f"dry run: {would} email{'' if would == 1 else 's'} would be sent"
+            return f"dry run: {plural(would, 'email')} would be sent"
         quiet = sum(o.status == "nothing" for o in self.outcomes)
         later = sum(o.status == "waiting" for o in self.outcomes)
-        parts = [f"{self.sent} email{'' if self.sent == 1 else 's'} sent"]
+        parts = [f"{plural(self.sent, 'email')} sent"]
         if self.failed:
             parts.append(f"{self.failed} failed")
         if quiet:

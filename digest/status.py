@@ -18,6 +18,7 @@ from digest.store.llm_calls import status_lines as llm_status_lines
 from digest.store.papers import last_source
 from digest.store.runs import last_run, process_alive
 from digest.store.summaries import counts
+from digest.text import plural
 
 # Up to this many readers, `digest status` prints a line for each by default.
 PER_READER_UP_TO = 10
@@ -119,7 +120,7 @@ def _signup_lines(db: Database) -> list[str]:
     waiting = pending_signups(db, since)
     if not waiting:
         return []
-    return [f"{waiting} web sign-up{'' if waiting == 1 else 's'} waiting for confirmation"]
+    return [f"{plural(waiting, 'web sign-up')} waiting for confirmation"]
 
 
 def _source_lines(db: Database, settings: Settings) -> list[str]:
@@ -221,7 +222,7 @@ def _ranking_lines(db: Database, settings: Settings, emails: list[str] | None = 
             selection = select_papers(db, settings, sub, now)
             plan = ranking.plan(sub, selection.due, selection.cap)
             line += (
-                f"; {plan.held_back} due paper{'' if plan.held_back == 1 else 's'}"
+                f"; {plural(plan.held_back, 'due paper')}"
                 f" under min relevance {sub.min_relevance:g} held back"
             )
         lines.append(line)

@@ -11,7 +11,7 @@ from sqlite_utils import Database
 
 from digest.backends import Backend
 from digest.locks import hold
-from digest.models import Paper
+from digest.models import OFFLINE, Paper
 from digest.store import db_file
 from digest.store.papers import get_papers
 from digest.store.summaries import save_summary, unsummarised, unsummarised_ids
@@ -98,7 +98,7 @@ def pending_papers(
         paper_ids=paper_ids,
         force=force,
         limit=limit,
-        offline=backend.name == "offline",
+        offline=backend.name == OFFLINE,
     )
 
 
@@ -133,7 +133,7 @@ def pending_ids(
         prompt_version=backend.prompt_version,
         force=force,
         limit=limit,
-        offline=backend.name == "offline",
+        offline=backend.name == OFFLINE,
     )
 
 

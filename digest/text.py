@@ -51,3 +51,8 @@ def safe_url(url: object) -> str | None:
     """`url` if it is safe to link to (see _SAFE_URL), else None."""
     value = url.strip() if isinstance(url, str) else ""
     return value if len(value) <= MAX_URL_CHARS and _SAFE_URL.match(value) else None
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """ "1 paper", "2 papers": a count and its noun, for every sentence we print."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from digest.errors import BackendError
+from digest.models import BACKENDS, OFFLINE
 
 if TYPE_CHECKING:
     from digest.config import Settings
     from digest.models import Paper, Summary
-
-BACKENDS = ("offline", "openai", "local")
 
 
 class Backend(Protocol):
@@ -30,7 +29,7 @@ class Backend(Protocol):
 
 def get_backend(name: str, settings: Settings) -> Backend:
     """Return the backend called `name`, configured from `settings`."""
-    if name == "offline":
+    if name == OFFLINE:
         from digest.backends.offline import OfflineBackend
 
         return OfflineBackend(settings.tags)

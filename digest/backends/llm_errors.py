@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import openai
 
 from digest.backends.server_watch import mentions_format
+from digest.text import plural
 
 RUN, QUOTA, PAPER = "run", "quota", "paper"
 
@@ -125,7 +126,7 @@ def classify(
 
 
 def _retries(n: int) -> str:
-    return f"{n} {'retry' if n == 1 else 'retries'}"
+    return plural(n, "retry", "retries")
 
 
 def _about_format(detail: str, code: str) -> bool:

@@ -28,7 +28,7 @@ from digest.backends.offline_text import (  # noqa: F401 (re-exported)
     split_sentences,
     word_tokens,
 )
-from digest.models import MAX_TAGS, Paper, Summary
+from digest.models import MAX_TAGS, OFFLINE, Paper, Summary
 from digest.resources import default_vocabulary
 
 WEIGHTS = {3: 4.0, 2: 2.0, 1: 1.0}  # keyword strength -> score
@@ -75,7 +75,7 @@ def _evidence(tokens: list[str], table: Phrases, reach: dict[str, int]) -> dict[
 class OfflineBackend:
     """Deterministic extractive summariser and keyword tagger (no network)."""
 
-    name = "offline"
+    name = OFFLINE
     model = "extractive-v1"
     prompt_version = "offline-rules-3"  # 3: no cut TL;DRs, no filler tag
 

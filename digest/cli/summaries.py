@@ -10,6 +10,7 @@ import click
 from digest.backends import BACKENDS
 from digest.cli import AppContext, cli, pass_app
 from digest.errors import DigestError, InputError
+from digest.models import OFFLINE
 
 
 @cli.command()
@@ -43,7 +44,7 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
     if not pending_ids(app.db, chosen, force=force, limit=1):
         click.echo(
             "nothing to summarise: every stored paper already has a summary"
-            + (f" from {chosen.model}" if chosen.name != "offline" else "")
+            + (f" from {chosen.model}" if chosen.name != OFFLINE else "")
             + " (--force summarises again)"
         )
         return

@@ -25,6 +25,7 @@ from digest.store import inserted_id, utcnow
 from digest.store.selections import selection as selection_papers
 from digest.store.selections import selection_id
 from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
+from digest.text import plural
 
 # Consecutive rejected digests (5xx) after which an address is paused until
 # someone runs `digest subscribe` for it again.
@@ -211,7 +212,7 @@ def _status_line(db: Database, settings: Settings, sub: Subscriber, now: datetim
     if pending:
         parts.append(
             f"digest of {pending.digest_date} ({_papers(len(pending.paper_ids))}) not sent"
-            f" after {pending.attempts} attempt{'' if pending.attempts == 1 else 's'}:"
+            f" after {plural(pending.attempts, 'attempt')}:"
             f" {'the mail server' if settings.email.backend == 'smtp' else 'delivery'} failing,"
             " retried next send"
         )
@@ -281,4 +282,4 @@ def _short(stamp: str) -> str:
 
 
 def _papers(n: int) -> str:
-    return f"{n} paper{'' if n == 1 else 's'}"
+    return f"{plural(n, 'paper')}"

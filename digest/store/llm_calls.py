@@ -14,7 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.config import Settings
-from digest.models import Summary
+from digest.models import OFFLINE, Summary
 from digest.secrets import scrub
 from digest.store import utcnow
 from digest.store.summaries import save_summary
@@ -134,7 +134,7 @@ def status_lines(db: Database, settings: Settings) -> list[str]:
     """`digest status` lines about model use: the last run and all time."""
     priced = bool(settings.llm.price_input_per_mtok or settings.llm.price_output_per_mtok)
     if (
-        settings.llm.backend == "offline"
+        settings.llm.backend == OFFLINE
         and not db.execute("SELECT 1 FROM llm_calls LIMIT 1").fetchone()
     ):
         return [
