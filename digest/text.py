@@ -56,3 +56,39 @@ def safe_url(url: object) -> str | None:
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
     """ "1 paper", "2 papers": a count and its noun, for every sentence we print."""
     return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
+# Words after which a full stop does not end a sentence ("e.g.", "et al.", "Fig. 3").
+ABBREVIATIONS = frozenset(
+    [
+        "e.g",
+        "i.e",
+        "et",
+        "al",
+        "etc",
+        "vs",
+        "cf",
+        "fig",
+        "figs",
+        "eq",
+        "eqs",
+        "sec",
+        "secs",
+        "no",
+        "approx",
+        "resp",
+        "dr",
+        "mr",
+        "ms",
+        "prof",
+        "st",
+        "ref",
+        "refs",
+        "tab",
+        "viz",
+        "al",
+        "incl",
+        "est",
+        "ca",
+    ]
+)

@@ -22,7 +22,7 @@ import jinja2
 
 from digest.models import MAX_TAGS, MAX_TLDR_WORDS, MIN_TAGS, TLDR_ASKED_WORDS, Paper
 from digest.resources import resource_dir
-from digest.text import printable
+from digest.text import ABBREVIATIONS, printable
 
 MAX_SUMMARY_WORDS = 120
 MAX_SUMMARY_SENTENCES = 4  # asked for 2-3; one more is tolerated, not worth a repair call
@@ -161,9 +161,6 @@ _MARKUP = re.compile(
     re.IGNORECASE,
 )
 _BOUNDARY = r"[{ends}]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"
-_ABBREVIATIONS = frozenset(
-    {"e.g", "i.e", "al", "vs", "cf", "fig", "eq", "approx", "etc", "resp", "incl", "no"}
-)
 _DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]?$")  # "e.g.", "U.S." or an initial "J."
 
 
@@ -176,7 +173,7 @@ def count_sentences(text: str, ends: str = ".!?") -> int:
     for match in re.finditer(_BOUNDARY.format(ends=re.escape(ends)), text):
         before = text[: match.start() + 1].rsplit(" ", 1)[-1]
         if match.group().startswith(".") and (
-            before.lower().rstrip(".") in _ABBREVIATIONS
+            before.lower().rstrip(".") in ABBREVIATIONS
             or _DOTTED.match(before.rstrip("."))
             or len(before.rstrip(".")) == 1
         ):

@@ -21,17 +21,17 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from digest import text
+
 
 def _words(text: str) -> frozenset[str]:
     """A word set written as one string, to keep long tables readable."""
     return frozenset(text.split())
 
 
-# Words after which a full stop does not end a sentence ("e.g.", "et al.").
-ABBREVIATIONS = _words(
-    "e.g i.e et al etc vs cf fig figs eq eqs sec secs no approx resp dr mr ms prof st "
-    "ref refs tab viz al incl est ca"
-)
+# Words after which a full stop does not end a sentence: one list (text.py) for
+# the offline backend's splitter and the model-reply checks.
+ABBREVIATIONS = text.ABBREVIATIONS
 
 # Verbs after "we" / "this paper" that say what a paper does. MAKE names a
 # contribution (the best TL;DR opener), STUDY an analysis, FIND a result.
