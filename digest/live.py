@@ -13,7 +13,6 @@ identical to one stored before (same content hash) changes nothing, and a
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,17 +26,13 @@ from digest.config import Settings
 from digest.errors import ConfigError, DigestError, SourceError
 from digest.models import Entry, IngestReport
 from digest.sources import arxiv, hf
+from digest.sources.days import ARXIV, HF, Day, day_span, hf_days, parse_day, today_of
 from digest.sources.http import Fetched, Retry, SourceUnavailable, fetch, make_client
-from digest.store.fetch_state import get_state, latest_source, mark_failed, mark_ok, resume_day
+from digest.store.fetch_state import get_state, latest_source, mark_failed, mark_ok
 from digest.store.papers import record_entries, source_by_hash
 
-HF = "hf"
-ARXIV = "arxiv"
-MAX_DAYS = 366  # the longest range one command fetches
 API_PAGE = 200  # results per arXiv API call
 API_MAX_PAGES = 10  # per category and range: 2,000 papers
-
-Day = dt.date | str | None
 
 
 @dataclass
@@ -82,7 +77,9 @@ def fetch_hf(
 ) -> list[IngestReport]:
     """Hugging Face daily papers for `date`, every day from `since`, or (neither) every
     day since the last successful fetch, at most [sources] catchup_days back."""
-    days = _hf_days(db, settings, _day(date, "date"), _day(since, "since"), _today(today))
+    days = hf_days(
+        db, settings, parse_day(date, "date"), parse_day(since, "since"), today_of(today)
+    )
     with _client(settings, client) as session:
         run = _Run(db, settings, session, retry)
         jobs = [(f"hf {day}", day, partial(_hf_day, run, day)) for day in days]
@@ -103,10 +100,16 @@ def fetch_arxiv(
     """arXiv for every [sources] arxiv_categories: with neither `date` nor `since`, the
     latest announcement (RSS); otherwise papers submitted on `date` / since `since` (API)."""
     categories = _categories(settings)
-    day, start = _day(date, "date"), _day(since, "since")
+    day, start = parse_day(date, "date"), parse_day(since, "since")
     if day and start:
         raise SourceError("arxiv: give a date or a start date, not both")
-    span = (day.isoformat(),) * 2 if day else _span(start, _today(today), ARXIV) if start else None
+    span = (
+        (day.isoformat(),) * 2
+        if day
+        else day_span(start, today_of(today), ARXIV)
+        if start
+        else None
+    )
     with _client(settings, client) as session:
         run = _Run(db, settings, session, retry, pacer or arxiv.Pacer())
         if span:
@@ -277,37 +280,6 @@ def _pace(run: _Run) -> Callable[[], None] | None:
     return run.pacer.wait if run.pacer else None
 
 
-def _hf_days(
-    db: Database, settings: Settings, day: dt.date | None, since: dt.date | None, today: dt.date
-) -> list[str]:
-    if day and since:
-        raise SourceError("hf: give a date or a start date, not both")
-    if day:
-        return [day.isoformat()]
-    if since:
-        first, last = _span(since, today, HF)
-    else:
-        earliest = today - dt.timedelta(days=settings.sources.catchup_days - 1)
-        resume = resume_day(db, HF, earliest.isoformat())
-        # No history: yesterday too, since today's list fills up during the day.
-        start = dt.date.fromisoformat(resume) if resume else today - dt.timedelta(days=1)
-        first, last = min(max(start, earliest), today).isoformat(), today.isoformat()
-    begin = dt.date.fromisoformat(first)
-    count = (dt.date.fromisoformat(last) - begin).days + 1
-    return [(begin + dt.timedelta(days=n)).isoformat() for n in range(count)]
-
-
-def _span(since: dt.date, today: dt.date, source: str) -> tuple[str, str]:
-    if since > today:
-        raise SourceError(f"{source}: start date {since} is after today ({today})")
-    if (today - since).days >= MAX_DAYS:
-        raise SourceError(
-            f"{source}: start date {since} is more than {MAX_DAYS} days ago: "
-            "fetch at most a year at once"
-        )
-    return since.isoformat(), today.isoformat()
-
-
 def _categories(settings: Settings) -> list[str]:
     categories = list(dict.fromkeys(settings.sources.arxiv_categories))
     if not categories:
@@ -319,20 +291,6 @@ def _categories(settings: Settings) -> list[str]:
                 "(e.g. cs.LG, quant-ph)"
             )
     return categories
-
-
-def _day(value: Day, name: str) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise SourceError(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
-
-
-def _today(value: Day) -> dt.date:
-    """Days are UTC days: Hugging Face dates its lists in UTC."""
-    return _day(value, "today") or dt.datetime.now(dt.UTC).date()
 
 
 def _client(settings: Settings, client: httpx.Client | None) -> contextlib.AbstractContextManager:
