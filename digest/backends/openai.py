@@ -38,7 +38,7 @@ from digest.backends.llm_reply import (
 from digest.backends.llm_run import RunState, is_local
 from digest.backends.offline import OfflineBackend
 from digest.backends.server_watch import ServerWatch
-from digest.config import check_url, key_label
+from digest.config_checks import check_url, key_label
 from digest.errors import BackendError, MissingKeyError
 from digest.models import Paper, Summary
 from digest.store.llm_calls import LLMCall, save_outcome

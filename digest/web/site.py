@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from digest.config import Settings, check_url
+from digest.config import Settings
+from digest.config_checks import check_url
 from digest.errors import ConfigError
 from digest.render import environment, render
 from digest.store import archive as store
