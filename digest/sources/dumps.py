@@ -17,39 +17,30 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from digest.errors import DumpError
 from digest.models import Entry, Paper
+from digest.sources.dump_lines import (
+    BANNERS,
+    DATE,
+    GLUED,
+    HEADER,
+    ends_sentence,
+    furniture,
+    looks_like_abstract,
+    looks_like_title,
+    question_title,
+    reject_other_formats,
+    surely_abstract,
+    wrapped,
+)
 from digest.text import printable
 
 MAX_LINE = 65_536  # characters; real abstracts are under 3,000
 SUFFIXES = {".txt", ".text", ".dump", ""}
-# Page furniture. The long lines cannot be titles and are skipped anywhere; the
-# short ones could be (a paper called "New"), so they are skipped only in the
-# page header, before the first entry.
-_BANNERS = {
-    "get trending papers in your email inbox once a day!",
-    "get trending papers in your email inbox!",
-    "byak and the research community",
-}
-_HEADER = {"subscribe", "new", "daily papers"}
-# "SubscribeHow Post-Training..." (the page's button glued to a title; dumps pasted one
-# after another repeat it mid-file), but not "Subscriber Churn Prediction".
-_GLUED = re.compile(r"^Subscribe(?=[A-Z0-9\[(\"'“])")
-_DATE = re.compile(
-    r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(, \d{4})?$",
-    re.IGNORECASE,
-)
-_SENTENCE_END = re.compile(r"[.!?]\s*$")
-_LINK_END = re.compile(r"https?://\S+$")
-_BREAK = re.compile(r"[a-z0-9)]{2,}[.!?] +[A-Z]")
-# A full stop after a real word, then a capital: prose. ("vs. BERT" and "Why? A study" are titles.)
-_PROSE = re.compile(r"[a-z]{4,}\. +[A-Z]")
-_JSON = re.compile(r'^(\{|\[\s*($|[\[{"\d-]|true|false|null))')
 
 
 def file_hash(path: Path) -> str:
@@ -152,19 +143,19 @@ class _Held:
         """
         if (
             self.size + len(text) > MAX_LINE
-            or _furniture(text)
-            or (self.sentence_joins and _ends_sentence(self.parts[-1]))
+            or furniture(text)
+            or (self.sentence_joins and ends_sentence(self.parts[-1]))
         ):
             return False
-        if not _looks_like_title(text):
+        if not looks_like_title(text):
             return True
-        after_abstract = following is not None and _surely_abstract(following)
-        if not _ends_sentence(self.parts[-1]):
-            return text[:1].islower() or _ends_sentence(text) or not after_abstract
-        return _ends_sentence(text) and not after_abstract
+        after_abstract = following is not None and surely_abstract(following)
+        if not ends_sentence(self.parts[-1]):
+            return text[:1].islower() or ends_sentence(text) or not after_abstract
+        return ends_sentence(text) and not after_abstract
 
     def join(self, text: str) -> None:
-        if _ends_sentence(self.parts[-1]):
+        if ends_sentence(self.parts[-1]):
             self.sentence_joins += 1
         self.parts.append(text)
         self.size += len(text) + 1
@@ -186,7 +177,7 @@ def _entries(path: Path, lines: Iterator[tuple[int, str]], warnings: list[str]) 
     first_bad: str | None = None
     for number, text in ahead:
         if number == ahead.first:
-            _reject_other_formats(path, text)
+            reject_other_formats(path, text)
         if title is None:
             if held is not None:
                 if held.continues(text, ahead.peek()):
@@ -194,14 +185,14 @@ def _entries(path: Path, lines: Iterator[tuple[int, str]], warnings: list[str]) 
                     continue
                 yield held.entry()
                 held = None
-            if _GLUED.match(text):  # compact layout: "Subscribe" glued to a title
+            if GLUED.match(text):  # compact layout: "Subscribe" glued to a title
                 text = text[len("Subscribe") :].strip()
-            elif text.casefold() in _BANNERS or (rank == 0 and text.casefold() in _HEADER):
+            elif text.casefold() in BANNERS or (rank == 0 and text.casefold() in HEADER):
                 continue
-            elif _DATE.match(text):
+            elif DATE.match(text):
                 listed = text
                 continue
-            if not _looks_like_title(text):
+            if not looks_like_title(text):
                 first_bad = first_bad or (
                     f"{path}: line {number} should be a paper title but is a paragraph "
                     "(expected title and abstract lines in turn): not a trending-papers dump"
@@ -209,7 +200,7 @@ def _entries(path: Path, lines: Iterator[tuple[int, str]], warnings: list[str]) 
                 problems.add(f"line {number}: a paragraph where a paper title should be; skipped")
                 continue
             title = (number, text)
-        elif (_looks_like_abstract(text) and not _question_title(text, ahead.peek())) or _wrapped(
+        elif (looks_like_abstract(text) and not question_title(text, ahead.peek())) or wrapped(
             text, ahead.peek()
         ):
             rank += 1
@@ -217,8 +208,8 @@ def _entries(path: Path, lines: Iterator[tuple[int, str]], warnings: list[str]) 
             title = None
         else:
             problems.add(_dangling(title))
-            title = None if (text.casefold() in _BANNERS or _DATE.match(text)) else (number, text)
-            if title is None and _DATE.match(text):
+            title = None if (text.casefold() in BANNERS or DATE.match(text)) else (number, text)
+            if title is None and DATE.match(text):
                 listed = text
     if held is not None:
         yield held.entry()
@@ -268,66 +259,6 @@ class _Problems:
             del self.warnings[self._start + self.SHOWN - 1 :]
             more = self.count - self.SHOWN + 1
             self.warnings.append(f"{self.path}: and {more} more lines like these; skipped")
-
-
-def _reject_other_formats(path: Path, text: str) -> None:
-    if _JSON.match(text):
-        raise DumpError(f"{path}: looks like JSON, not a trending-papers text dump")
-    if text.startswith("<") and re.match(r"<(!doctype|html|\?xml|feed|rss)", text, re.I):
-        raise DumpError(f"{path}: looks like HTML/XML, not a trending-papers text dump")
-
-
-def _looks_like_title(text: str) -> bool:
-    """Titles are short and not prose; one full stop happens ("X is not all you need. A ...")."""
-    return len(text) <= 400 and len(_PROSE.findall(text)) < 2
-
-
-def _looks_like_abstract(text: str) -> bool:
-    """An abstract is prose: long, or several sentences, or ending like a sentence.
-
-    A short unpunctuated line after a title is the next title: the previous
-    title lost its abstract.
-    """
-    return len(text) >= 200 or bool(_BREAK.search(text)) or bool(_SENTENCE_END.search(text))
-
-
-def _surely_abstract(text: str) -> bool:
-    """Long, or several sentences ending like one: no title looks like this
-    ("Why do small models underperform? Studying ..." has a break, but no end)."""
-    return len(text) >= 200 or bool(_BREAK.search(text) and _ends_sentence(text))
-
-
-def _wrapped(text: str, following: str | None) -> bool:
-    """A short first line of an abstract cut mid-sentence: the next line goes on
-    in lowercase."""
-    return (
-        following is not None
-        and following[:1].islower()
-        and not _ends_sentence(text)
-        and not _furniture(text)
-    )
-
-
-def _question_title(text: str, following: str | None) -> bool:
-    """A title asking a question, with its abstract on the next line: the title
-    before it lost its abstract ("Why do small models underperform?" ends like
-    a sentence, but no abstract is a lone question followed by prose)."""
-    return (
-        text.endswith("?")
-        and _looks_like_title(text)
-        and not _surely_abstract(text)
-        and following is not None
-        and _surely_abstract(following)
-    )
-
-
-def _ends_sentence(text: str) -> bool:
-    """A sentence end, or a link (abstracts often end with their code's address)."""
-    return bool(_SENTENCE_END.search(text) or _LINK_END.search(text))
-
-
-def _furniture(text: str) -> bool:
-    return bool(text.casefold() in _BANNERS or _DATE.match(text) or _GLUED.match(text))
 
 
 def _dangling(title: tuple[int, str]) -> str:
