@@ -11,6 +11,7 @@ from web_support import SECRET, csrf_of, running_web
 
 from digest.signing import make_token
 from digest.store import open_db
+from digest.store.delivery_stats import delivery_summary
 from digest.store.subscribers import get_subscriber, make_subscriber, save_subscriber
 
 library_template, library = mail_support.library_template, mail_support.library
@@ -105,3 +106,43 @@ def test_hostile_manage_posts_change_nothing(library: Path) -> None:
         assert markup.status_code == 200 and "&#34;&gt;&lt;b&gt;x" in markup.text
     sub = get_subscriber(open_db(library), "ada@example.org")
     assert sub.active and sub.tags == () and sub.name == '"><b>x</b>'
+
+
+def test_a_reader_who_paused_is_paused_to_the_operator_and_resumes_with_their_filters(
+    library: Path, invoke
+) -> None:  # noqa: ANN001
+    d = ["--db", str(library)]
+    filters = "tags: llm; keywords: agents; at most 7 papers"
+    invoke(*d, "subscribe", "ada@example.org", "--name", "Ada", "--tag", "llm")
+    invoke(*d, "subscribe", "ada@example.org", "--keyword", "agents", "--max-papers", "7")
+    sub = get_subscriber(open_db(library), "ada@example.org")
+    assert (sub.name, sub.tags, sub.keywords, sub.max_papers) == ("Ada", ("llm",), ("agents",), 7)
+    manage = make_token(SECRET, "manage", sub.id or 0, sub.token_version)
+    with running_web(settings_for(library)) as site, site.client() as client:
+        csrf = csrf_of(client.get(f"/m/{manage}").text)
+        client.post(f"/m/{manage}", data={"csrf": csrf, "action": "pause"})
+        form = {"name": "Ada", "tags": "llm", "keywords": "agents", "max_papers": "7"}
+        saved = client.post(f"/m/{manage}", data={"csrf": csrf, "action": "save", **form})
+        assert saved.status_code == 200 and "Resume emails" in saved.text  # still paused
+    assert invoke(*d, "subscribers").stdout == f"ada@example.org (Ada): {filters}  (paused)\n"
+    assert (
+        "ada@example.org: paused" in invoke(*d, "status", "--subscriber", "ada@example.org").stdout
+    )
+    assert delivery_summary(open_db(library))["paused"] == 1
+    send = invoke(*d, "send", "--subscriber", "ada@example.org")
+    assert send.exit_code == 1 and "paused their emails" in send.stderr
+    assert "unsubscribed" not in send.stderr
+    resumed = invoke(*d, "subscribe", "ada@example.org")
+    assert resumed.stdout == f"resumed ada@example.org ({filters})\n"
+    # Leaving and coming back keeps them too; options given change only themselves.
+    invoke(*d, "unsubscribe", "ada@example.org")
+    assert invoke(*d, "subscribers").stdout.endswith("  (unsubscribed)\n")
+    back = invoke(*d, "subscribe", "ada@example.org", "--max-papers", "3")
+    assert (
+        back.stdout == "resumed ada@example.org (tags: llm; keywords: agents; at most 3 papers)\n"
+    )
+    sub = get_subscriber(open_db(library), "ada@example.org")
+    assert (sub.name, sub.active, sub.paused) == ("Ada", True, False)
+    fresh = invoke(*d, "subscribe", "ada@example.org", "--reset", "--tag", "3d")
+    assert fresh.stdout == "updated ada@example.org (tags: 3d)\n"
+    assert get_subscriber(open_db(library), "ada@example.org").name is None

@@ -103,7 +103,8 @@ def _change(web: Web, token: str, csrf: str, form: dict[str, list[str]]) -> Resp
         unsubscribe_id(db, sub.id or 0)
         return web.page("unsubscribe", done=True, email=sub.email)
     if action in ("pause", "resume"):
-        save_subscriber(db, dataclasses.replace(sub, active=action == "resume"))
+        pause = action == "pause"
+        save_subscriber(db, dataclasses.replace(sub, active=not pause, paused=pause))
         words = "Paused: no emails until you resume." if action == "pause" else "Resumed."
         return _page(web, token, _current(web, token), csrf, message=words)
     if action == "undo_vote":
@@ -128,6 +129,7 @@ def _change(web: Web, token: str, csrf: str, form: dict[str, list[str]]) -> Resp
             match=sub.match,
             max_papers=int(cap) if cap else None,
             active=sub.active,
+            paused=sub.paused,
             interests=field(form, "interests") or None,
             min_relevance=sub.min_relevance,
         )
