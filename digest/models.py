@@ -60,6 +60,12 @@ class Summary:
     fallback_from: str | None = None
 
 
+# The most papers one reader's email may be set to hold: `digest subscribe
+# --max-papers` and the manage page's form check this one number (a value
+# stored before it existed is kept as it is).
+MAX_PAPERS = 1000
+
+
 @dataclass(frozen=True)
 class Subscriber:
     email: str

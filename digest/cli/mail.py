@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from digest.cli import AppContext, cli, pass_app
+from digest.models import MAX_PAPERS
 
 if TYPE_CHECKING:
     from digest.models import Subscriber
@@ -56,8 +57,8 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--max-papers",
-    type=click.IntRange(min=1),
-    help="At most N papers per email (default: [digest] max_papers).",
+    type=click.IntRange(1, MAX_PAPERS),
+    help=f"At most N papers per email (1 to {MAX_PAPERS}; default: [digest] max_papers).",
 )
 @click.option(
     "--interests",
