@@ -254,8 +254,9 @@ def _flush(db: Any, archive: list, recent: list, done: list) -> None:
 
 def per_reader(path: Path, now: datetime, sample: int = 300) -> dict[str, float]:
     """Median ms per reader of the selection step and of rendering, over a sample."""
-    from digest.delivery import _draft, _papers
+    from digest.draft import draft_for, papers_of
     from digest.mail import render_email
+    from digest.rank import Ranking
     from digest.store.deliveries import rejected_streak
     from digest.store.subscribers import list_subscribers
 
@@ -265,13 +266,15 @@ def per_reader(path: Path, now: datetime, sample: int = 300) -> dict[str, float]
     rng = random.Random(3)
     chosen = rng.sample(subs, min(sample, len(subs)))
     day = now.date().isoformat()
+    ranking = Ranking(db, settings, now)
+    ranking.prepare(chosen)
     select, render = [], []
     for sub in chosen:
         t0 = time.perf_counter()
         rejected_streak(db, sub.id)
-        draft = _draft(db, settings, sub, now, day, force=False)
+        draft = draft_for(db, settings, sub, now, day, ranking, force=False)
         t1 = time.perf_counter()
-        render_email(settings, sub, _papers(db, draft.paper_ids), day)
+        render_email(settings, sub, papers_of(db, draft.paper_ids, draft.reasons), day)
         render.append((time.perf_counter() - t1) * 1000)
         select.append((t1 - t0) * 1000)
     db.conn.close()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +31,7 @@ from sqlite_utils import Database
 
 from digest.config import Settings
 from digest.dates import digest_day
+from digest.draft import ALREADY, draft_for, papers_of, reader_id
 from digest.errors import DigestError, MailError
 from digest.locks import hold
 from digest.mail import build_message, new_message_id, render_email, sender
@@ -42,37 +42,21 @@ from digest.sendpool import Job, Pacer, SendPool
 from digest.store import db_file
 from digest.store.deliveries import (
     REJECTED_LIMIT,
-    Delivery,
-    pending_delivery,
     rejected_streak,
-    sent_on_day,
     start_delivery,
 )
 from digest.store.prune import prune
-from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
-from digest.store.summaries import listing
+from digest.store.subscribers import get_subscriber, list_subscribers
 from digest.transport import Transport, make_transport
 
 # How long a second sender waits for the first one to finish.
 LOCK_WAIT_S = 3600.0
-_ALREADY = "already sent the digest"
 log = logging.getLogger(__name__)
 
 
 def default_backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt number `attempt` (1, 2, ...): 2, 4, 8 ... 60."""
     return float(min(2**attempt, 60))
-
-
-@dataclass
-class _Draft:
-    delivery: Delivery | None  # the pending digest being retried, if any
-    paper_ids: list[int]
-    digest_date: str
-    reason: str  # why nothing is due, when nothing is
-    waiting: bool = False  # a weekly subscriber on another day
-    reasons: dict[int, str] = field(default_factory=dict)  # why each paper is in it
-    held_back: str = ""  # the papers under the reader's min relevance, in words
 
 
 def send_digests(
@@ -197,7 +181,7 @@ def preview_email(
     sub = get_subscriber(db, email)
     now = now or datetime.now(UTC)
     ranking = Ranking(db, settings, now)
-    draft = _draft(db, settings, sub, now, digest_day(settings, now), ranking, force=True)
+    draft = draft_for(db, settings, sub, now, digest_day(settings, now), ranking, force=True)
     if draft.waiting:
         raise MailError(f"{sub.email} would get no email now: {draft.reason}")
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
@@ -205,7 +189,7 @@ def preview_email(
             f"{sub.email} would get no email now: {draft.reason}"
             " ([digest] send_empty = true sends one anyway)"
         )
-    papers = _papers(db, draft.paper_ids, draft.reasons)
+    papers = papers_of(db, draft.paper_ids, draft.reasons)
     rendered = render_email(settings, sub, papers, draft.digest_date)
     return rendered.html if fmt == "html" else rendered.text
 
@@ -226,7 +210,7 @@ def _prepare(
     database): the reader's state, the selection, the recorded digest and its
     rendered message. An Outcome when nothing is to be sent (or in a dry run),
     else the Job, whose context is (delivery id, the Outcome if it never returns)."""
-    streak, reason = rejected_streak(db, _id(sub))
+    streak, reason = rejected_streak(db, reader_id(sub))
     if streak >= REJECTED_LIMIT:
         return Outcome(
             sub.email,
@@ -236,15 +220,15 @@ def _prepare(
                 f" `digest subscribe {sub.email}` to try again"
             ),
         )
-    draft = _draft(db, settings, sub, now, day, ranking, force=force)
+    draft = draft_for(db, settings, sub, now, day, ranking, force=force)
     held = draft.held_back
     if draft.waiting:
         return Outcome(sub.email, "waiting", detail=draft.reason)
-    if draft.delivery is None and draft.reason.startswith(_ALREADY):
+    if draft.delivery is None and draft.reason.startswith(ALREADY):
         return Outcome(sub.email, "nothing", detail=draft.reason)
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
         return Outcome(sub.email, "nothing", detail=draft.reason, held_back=held)
-    papers = _papers(db, draft.paper_ids, draft.reasons)
+    papers = papers_of(db, draft.paper_ids, draft.reasons)
     rendered = render_email(settings, sub, papers, draft.digest_date)
     # Papers left out to keep the email under the clipping size stay due.
     shown = [p["id"] for p in papers[: rendered.papers]]
@@ -253,7 +237,7 @@ def _prepare(
         return Outcome(sub.email, "would-send", len(shown), detail=retry, held_back=held)
     delivery = draft.delivery or start_delivery(
         db,
-        _id(sub),
+        reader_id(sub),
         shown,
         digest_date=draft.digest_date,
         now=now.replace(microsecond=0).isoformat(),
@@ -263,7 +247,7 @@ def _prepare(
     if delivery is None:  # another sender delivered these papers meanwhile
         return Outcome(sub.email, "nothing", detail="its papers were just delivered")
     if list(delivery.paper_ids) != shown:
-        papers = _papers(db, delivery.paper_ids, delivery.reasons)
+        papers = papers_of(db, delivery.paper_ids, delivery.reasons)
         rendered = render_email(settings, sub, papers, delivery.digest_date)
     msg = build_message(
         settings,
@@ -276,52 +260,3 @@ def _prepare(
         sub.email, "pending", rendered.papers, detail="not sent: interrupted", held_back=held
     )
     return Job(slot, msg, sender(settings)[1], sub.email, context=(delivery.id, pending))
-
-
-def _id(sub: Subscriber) -> int:
-    if sub.id is None:
-        raise DigestError(f"{sub.email} is not a stored subscriber: `digest subscribe` it first")
-    return sub.id
-
-
-def _draft(
-    db: Database,
-    settings: Settings,
-    sub: Subscriber,
-    now: datetime,
-    day: str,
-    ranking: Ranking,
-    *,
-    force: bool,
-) -> _Draft:
-    pending = pending_delivery(db, _id(sub))
-    if pending is not None:
-        return _Draft(pending, pending.paper_ids, pending.digest_date, "", reasons=pending.reasons)
-    if not force and sent_on_day(db, _id(sub), day):
-        return _Draft(None, [], day, f"{_ALREADY} of {day} (`digest send --force` sends another)")
-    selection = select_papers(db, settings, sub, now)
-    waiting = selection.waits_until is not None
-    if waiting:
-        return _Draft(None, [], day, selection.reason, waiting)
-    # Ranked before the cap: the reader's best papers go first, the rest roll over.
-    plan = ranking.plan(sub, selection.due, selection.cap)
-    held = ""
-    reason = selection.reason
-    if plan.held_back:
-        floor = f"min relevance {sub.min_relevance:g}"
-        if plan.paper_ids:
-            count = f"{plan.held_back} paper{'' if plan.held_back == 1 else 's'}"
-            held = f"{count} under {floor} held back"
-        else:
-            reason = f"all {plan.held_back} due papers are under {floor} (held back)"
-    return _Draft(None, plan.paper_ids, day, reason, reasons=plan.reasons, held_back=held)
-
-
-def _papers(
-    db: Database, ids: list[int], reasons: dict[int, str] | None = None
-) -> list[dict[str, Any]]:
-    """Papers with their latest summary (and why each is there), in the digest's own order."""
-    if not ids:
-        return []
-    rows = {r["id"]: r for r in listing(db, paper_ids=ids)}
-    return [{**rows[i], "reason": (reasons or {}).get(i)} for i in ids if i in rows]

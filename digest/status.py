@@ -51,14 +51,15 @@ def collect(
     text["runs"] = _run_lines(run)
     text["schedule"] = _schedule_lines(settings)
     text["model calls"] = llm_status_lines(db, settings)
+    summary = not subscribers and not every_reader and mail["readers"] > PER_READER_UP_TO
     if subscribers:
         text["subscribers"] = mail_status_lines(db, settings, emails=subscribers)
-    elif every_reader or mail["readers"] <= PER_READER_UP_TO:
-        text["subscribers"] = mail_status_lines(db, settings)
-    else:
+    elif summary:
         text["subscribers"] = _summary_lines(db, settings, mail)
+    else:
+        text["subscribers"] = mail_status_lines(db, settings)
     text["subscribers"] += _signup_lines(db)
-    ranking = _ranking_lines(db, settings)
+    ranking = _ranked_count(db) if summary else _ranking_lines(db, settings, subscribers)
     if ranking:
         text["ranking"] = ranking
     mail.pop("attention_ids")
@@ -185,16 +186,31 @@ def _schedule_lines(settings: Settings) -> list[str]:
     ]
 
 
-def _ranking_lines(db: Database, settings: Settings) -> list[str]:
+def _ranked_count(db: Database) -> list[str]:
+    """The ranking section of the summary: how many readers are ranked, in one query."""
+    ranked = db.execute(
+        "SELECT COUNT(*) FROM subscribers WHERE active AND (TRIM(COALESCE(interests, '')) != ''"
+        " OR id IN (SELECT subscriber_id FROM feedback))"
+    ).fetchone()[0]
+    if not ranked:
+        return []
+    who = "1 reader is" if ranked == 1 else f"{ranked} readers are"
+    return [f"{who} ranked by their interests or votes (`digest status --all` for each)"]
+
+
+def _ranking_lines(db: Database, settings: Settings, emails: list[str] | None = None) -> list[str]:
     """Per reader who gave interests or votes: what ranks their papers, and how
     many due papers their min relevance holds back (they are not lost)."""
     from digest.rank import Ranking
-    from digest.store.subscribers import list_subscribers, select_papers
+    from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
 
     now = datetime.now(UTC)
     ranking = Ranking(db, settings, now)
     lines = []
-    for sub in list_subscribers(db, active_only=True):
+    subs = [get_subscriber(db, e) for e in emails] if emails else None
+    for sub in subs if subs is not None else list_subscribers(db, active_only=True):
+        if not sub.active:
+            continue
         if not ranking.wants(sub):
             continue
         votes = ranking.votes(sub)

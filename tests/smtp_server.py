@@ -133,7 +133,6 @@ class Handler:
         self.received: list[Received] = []
         self.attempts = 0  # DATA commands seen
         self.mails = 0  # MAIL FROM commands accepted
-        self.in_flight = self.most_in_flight = 0  # messages being taken at once (with delay)
         self._lock = threading.Lock()
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: ANN001
@@ -156,10 +155,7 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
         if self.faults.delay:
-            self.in_flight += 1
-            self.most_in_flight = max(self.most_in_flight, self.in_flight)
             await asyncio.sleep(self.faults.delay)
-            self.in_flight -= 1
         with self._lock:
             self.attempts += 1
             if self.faults.temporary_data:

@@ -92,6 +92,7 @@ def test_a_reader_subscribes_confirms_manages_and_leaves_in_a_browser(
             assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             one_click = digest["List-Unsubscribe"].strip("<>")
             tab.goto(link_in(digest, "/m/"))
+            _check_layout(tab)
             tab.uncheck("input[name=tags][value=reasoning]")
             tab.check("input[name=tags][value=diffusion]")
             tab.click("button[value=save]")

@@ -205,3 +205,24 @@ def test_status_shows_sign_ups_waiting_for_confirmation(library: Path, invoke) -
             _form(client, email="bob@example.org")
     out = invoke("--db", str(library), "status").stdout
     assert "2 web sign-ups waiting for confirmation" in out
+
+
+def test_two_clicks_at_once_confirm_once(library: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with smtp_server() as mail:
+        settings = _smtp_settings(library, mail.port)
+        with running_web(settings) as site, site.client() as client:
+            _form(client, email="ada@example.org")
+            url = link_in(mail.messages_to("ada@example.org")[0], "/confirm/")
+            csrf = csrf_of(client.get(url).text)
+            cookies = dict(client.cookies)
+
+            def click(_: int) -> int:
+                with site.client(cookies=cookies) as tab:
+                    return tab.post(url, data={"csrf": csrf}).status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                codes = sorted(pool.map(click, range(8)))
+    assert codes == [200] + [410] * 7
+    assert len(list_subscribers(open_db(library))) == 1

@@ -177,3 +177,45 @@ def test_without_a_public_url_emails_keep_the_operator_footer(
     (msg,) = _outbox(tmp_path / "out")
     assert msg["List-Unsubscribe"] is None and msg["List-Unsubscribe-Post"] is None
     assert "digest unsubscribe ada@example.org" in msg.get_body(("plain",)).get_content()
+
+
+def test_migration_m030_adds_token_versions_signups_and_rate_limit_rows() -> None:
+    from digest.store import open_memory
+
+    db = open_memory()
+    assert db["subscribers"].columns_dict["token_version"] is int
+    assert set(db["signups"].columns_dict) == {
+        "id",
+        "email",
+        "name",
+        "tags",
+        "keywords",
+        "frequency",
+        "created",
+        "confirmed",
+    }
+    assert set(db["web_hits"].columns_dict) == {"key", "at"}
+    save_subscriber(db, make_subscriber("ada@example.org", vocabulary=[]))
+    assert get_subscriber(db, "ada@example.org").token_version == 0
+
+
+def test_a_database_busy_past_the_timeout_is_a_503_and_changes_nothing(library: Path) -> None:
+    import sqlite3
+
+    _subscribe(library, "ada@example.org")
+    sub = get_subscriber(open_db(library), "ada@example.org")
+    token = make_token(SECRET, "unsubscribe", sub.id or 0, sub.token_version)
+    with running_web(settings_for(library), busy_timeout=0.2) as site, site.client() as client:
+        writer = sqlite3.connect(library, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+        try:
+            busy = client.post(f"/u/{token}")
+            page = client.get(f"/u/{token}")  # reading never waits
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "30"
+        assert "try again" in busy.text and page.status_code == 200
+        assert get_subscriber(open_db(library), "ada@example.org").active is True
+        assert client.post(f"/u/{token}").status_code == 200
+    assert get_subscriber(open_db(library), "ada@example.org").active is False

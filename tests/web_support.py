@@ -50,10 +50,13 @@ def running_web(
     *,
     transport: Callable[[], Transport] | None = None,
     path: str = "",
+    busy_timeout: float | None = None,
 ) -> Iterator[Site]:
     port = free_port()
     settings.web.public_url = f"http://127.0.0.1:{port}{path}"
     app = create_app(settings, env=ENV, transport=transport)
+    if busy_timeout is not None:
+        app.state.web.busy_timeout = busy_timeout
     server = Background(app, "127.0.0.1", port)
     server.start()
     deadline = time.monotonic() + 10

@@ -8,6 +8,10 @@ stopped by its process id at any point. How it never outlives us:
   context manager closes the child's stdin, waits briefly, then kills it;
 - SIGKILL of `digest` (or any death that runs no Python code): the kernel
   kills the child (PR_SET_PDEATHSIG), and its stdin pipe closes as well.
+
+PR_SET_PDEATHSIG fires when the *thread* that started the child ends; the
+server lives inside one `with` block on that thread (also in `digest serve`,
+whose jobs run on pool threads), so it never outlives its starter early.
 """
 
 from __future__ import annotations

@@ -18,13 +18,13 @@ _SUMMARISED = "EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)"
 
 
 def version(db: Database) -> tuple[Any, ...]:
-    """Changes whenever anything the archive shows may have changed: a new paper,
-    sighting (ranks) or summary. Cheap (indexed MAX lookups), so pages can be
-    cached until it moves."""
+    """Changes when a paper, sighting (ranks) or summary is added. Only rowid
+    MAX lookups, constant time however large the archive, so pages can be cached
+    until it moves (edits in place are caught by the cache's time limit)."""
     return tuple(
         db.execute(
             "SELECT (SELECT MAX(id) FROM papers), (SELECT MAX(id) FROM sightings),"
-            " (SELECT MAX(id) FROM summaries), (SELECT MAX(created) FROM summaries)"
+            " (SELECT MAX(id) FROM summaries)"
         ).fetchone()
     )
 

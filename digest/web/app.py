@@ -16,7 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import Settings
-from digest.errors import ConfigError
+from digest.errors import BusyError, ConfigError
 from digest.render import environment
 from digest.signing import web_secret
 from digest.transport import Transport
@@ -65,6 +65,11 @@ def create_app(
         words = {405: "this page does not accept that request", 413: "that request is too large"}
         return web.error(status, words.get(status, "that request could not be handled"))
 
+    async def busy(request: Request, exc: Exception) -> Response:
+        page = web.error(503, "we are busy sending today's digest", "Please try again in a minute.")
+        page.headers["Retry-After"] = "30"
+        return page
+
     async def server_error(request: Request, exc: Exception) -> Response:
         log.error("web: %s %s failed: %s", request.method, request.url.path, exc)
         return web.error(500, "something went wrong on our side", "Please try again later.")
@@ -97,7 +102,12 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={404: not_found, HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            404: not_found,
+            HTTPException: http_error,
+            BusyError: busy,
+            Exception: server_error,
+        },
     )
     app.state.web = web
     return app

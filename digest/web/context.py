@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, Response
 
 from digest.config import Settings
 from digest.render import render
-from digest.store import open_db
+from digest.store import BUSY_TIMEOUT_S, open_db
 from digest.store.archive import version
 from digest.transport import Transport, make_transport
 
@@ -37,6 +37,7 @@ class Web:
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
     cache_size: int = 512
     cache_ttl: float = 60.0
+    busy_timeout: float = BUSY_TIMEOUT_S  # how long a write waits for a run's write lock
 
     @property
     def root(self) -> str:
@@ -51,7 +52,7 @@ class Web:
         """This worker thread's connection (SQLite connections stay in their thread)."""
         conn = getattr(self._local, "db", None)
         if conn is None:
-            conn = self._local.db = open_db(self.settings.db)
+            conn = self._local.db = open_db(self.settings.db, busy_timeout=self.busy_timeout)
         return conn
 
     def cached(self, key: str, build: Callable[[], Response]) -> Response:
