@@ -127,19 +127,27 @@ def test_bad_tokens_get_a_clear_4xx_and_change_nothing(library: Path, make, stat
     assert get_subscriber(open_db(library), "ada@example.org").active is True
 
 
-def test_an_old_link_stops_working_once_the_reader_subscribed_again(library: Path) -> None:
+def test_a_one_click_from_any_past_email_unsubscribes_after_the_reader_came_back(
+    library: Path,
+) -> None:
     _subscribe(library, "ada@example.org")
     db = open_db(library)
     sub = get_subscriber(db, "ada@example.org")
     old = make_token(SECRET, "unsubscribe", sub.id or 0, sub.token_version)
+    old_manage = make_token(SECRET, "manage", sub.id or 0, sub.token_version)
     settings = settings_for(library)
     with running_web(settings) as site, site.client() as client:
         assert client.post(f"/u/{old}").status_code == 200
         _subscribe(library, "ada@example.org")  # back again (the operator, or a new sign-up)
         assert get_subscriber(db, "ada@example.org").token_version == sub.token_version + 1
-        reply = client.post(f"/u/{old}")
-        assert reply.status_code == 410
-    assert get_subscriber(db, "ada@example.org").active is True
+        page = client.get(f"/u/{old}")  # a scanner: only the button, nobody unsubscribed
+        assert page.status_code == 200 and "Unsubscribe</button>" in page.text
+        assert get_subscriber(db, "ada@example.org").active is True
+        reply = client.post(f"/u/{old}", content=b"List-Unsubscribe=One-Click")
+        assert reply.status_code == 200 and "You are unsubscribed" in reply.text
+        assert get_subscriber(db, "ada@example.org").active is False
+        assert client.get(f"/m/{old_manage}").status_code == 410  # manage links do retire
+    assert get_subscriber(db, "ada@example.org").active is False
 
 
 def test_tokens_carry_purpose_subject_and_version_and_refuse_everything_else() -> None:
