@@ -73,8 +73,24 @@ def test_pages_of_the_archive(library: Path) -> None:
             reply = client.get(missing)
             assert reply.status_code == 404, missing
             assert "there is no page here" in reply.text
-        weird = client.get("/search", params={"q": 'NEAR( "x" OR * ) ' + "a" * 5000, "page": "x"})
+        weird = client.get("/search", params={"q": 'NEAR( "x" OR * ) ' + "a" * 5000})
         assert weird.status_code == 200
+
+
+def test_a_search_page_that_does_not_exist_says_so_instead_of_page_one(library: Path) -> None:
+    word = listing(open_db(library))[0]["title"].split()[0]
+    with running_web(settings_for(library)) as site, site.client() as client:
+        first = client.get("/search", params={"q": word})
+        assert first.status_code == 200 and 'class="paper"' in first.text
+        for page in ("99999", "2", "9" * 50):  # one page of results at most
+            gone = client.get("/search", params={"q": word, "page": page})
+            assert gone.status_code == 404 and "there is no page here" in gone.text, page
+            assert 'class="paper"' not in gone.text
+        nothing = client.get("/search", params={"q": "zzzqqqxxx", "page": "2"})
+        assert nothing.status_code == 404
+        for page in ("-1", "0", "abc", "", "1.5", "²"):
+            bad = client.get("/search", params={"q": word, "page": page})
+            assert bad.status_code == 400 and "page must be a whole number" in bad.text, page
 
 
 def test_paper_text_with_markup_is_shown_as_text_everywhere(library: Path) -> None:
