@@ -143,3 +143,25 @@ def test_serve_with_web_on_a_busy_port_stops_at_once_with_one_line(seeds: Path) 
         f"Error: the web port 127.0.0.1:{port} is in use: Address already in use; set [web] port\n"
     )
     assert not list(open_db("digest.db").query("SELECT * FROM runs"))
+
+
+def test_every_address_the_web_answers_is_in_docs_web_md(tmp_path: Path) -> None:
+    from digest.config import Settings
+    from digest.web import create_app
+
+    settings = Settings(db=str(tmp_path / "digest.db"))
+    settings.web.public_url = "https://papers.example.org"
+    app = create_app(settings, env={"DIGEST_WEB_SECRET": SECRET})
+    words = {"{token}": "TOKEN", "{day}": "YYYY-MM-DD", "{tag}": "NAME", "{paper:int}": "ID"}
+    table = [
+        line.split("|")[1]
+        for line in (Path(__file__).parent.parent / "docs" / "web.md").read_text().splitlines()
+        if line.startswith("| `/")
+    ]
+    documented = " ".join(table)
+    paths = {r.path for r in app.routes if "/page/" not in r.path and "/static/" not in r.path}
+    assert "/v/{token}" in paths
+    for path in sorted(paths):
+        for param, word in words.items():
+            path = path.replace(param, word)
+        assert f"`{path}" in documented, f"{path} is not in docs/web.md's table"
