@@ -143,3 +143,19 @@ def test_a_new_day_of_papers_shows_at_once_despite_the_page_cache(library: Path)
         assert after != before
         assert f"{len(listing(open_db(library)))} papers first seen" in after
         assert len(listing(open_db(library))) > count
+
+
+def test_the_home_page_and_the_feed_hold_one_page_of_a_big_day(library: Path) -> None:
+    rows = listing(open_db(library))
+    day = rows[0]["first_seen"][:10]
+    on_day = sum(r["first_seen"][:10] == day for r in rows)
+    assert on_day > 25  # a day bigger than a page
+    with running_web(settings_for(library)) as site, site.client() as client:
+        home = client.get("/")
+        assert home.text.count('class="paper"') == 25
+        assert f'rel="next" href="/digest/{day}/page/2/"' in home.text
+        feed = feedparser.parse(client.get("/feed.atom").content)
+    entry = next(e for e in feed.entries if e.id == f"{site.url}/digest/{day}/")
+    content = entry.content[0].value
+    assert content.count("<h3>") == 25
+    assert f"{on_day - 25} more papers of this day" in content
