@@ -227,3 +227,26 @@ def test_a_database_busy_past_the_timeout_is_a_503_and_changes_nothing(library: 
         assert get_subscriber(open_db(library), "ada@example.org").active is True
         assert client.post(f"/u/{token}").status_code == 200
     assert get_subscriber(open_db(library), "ada@example.org").active is False
+
+
+def test_the_list_unsubscribe_header_is_the_link_in_the_body_even_a_second_later(
+    library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from digest.mail import build_message, render_email
+    from digest.store.summaries import listing
+
+    monkeypatch.setenv("DIGEST_WEB_SECRET", SECRET)
+    _subscribe(library, "ada@example.org")
+    settings = settings_for(library)
+    settings.web.public_url = "https://papers.example.org"
+    db = open_db(library)
+    sub = get_subscriber(db, "ada@example.org")
+    rendered = render_email(settings, sub, listing(db)[:2], "2026-12-01")
+    time.sleep(1.1)  # tokens carry the second they were signed
+    msg = build_message(settings, sub, rendered, message_id="<a@b>", when=datetime.now(UTC))
+    header = msg["List-Unsubscribe"].strip("<>")
+    assert header.startswith("https://papers.example.org/u/")
+    assert f"Unsubscribe: {header}" in msg.get_body(("plain",)).get_content()
