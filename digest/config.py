@@ -313,8 +313,6 @@ def _coerce(value: Any, expected: Any, label: str) -> Any:
     elif expected is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value)
     elif expected is str and isinstance(value, str):
         return value
     name = getattr(expected, "__name__", str(expected))
@@ -401,6 +399,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 def _check_headers(settings: Settings) -> None:
     """Values that go into email headers, checked before anything is sent: a
     line break in a header would break every message (or inject headers)."""
+    language = settings.llm.language
+    if _CONTROL.search(language) or not language.strip() or len(language) > 40:
+        raise ConfigError(
+            f"{key_label(settings, 'llm', 'language')} must be one line of 1 to 40 characters"
+            ' naming a language, e.g. "English" (it goes into the model\'s instructions)'
+        )
     title = settings.digest.title
     if _CONTROL.search(title) or not title.strip() or len(title) > 150:
         raise ConfigError(

@@ -15,7 +15,8 @@ import re
 from typing import Any
 from urllib.parse import quote_plus
 
-_SAFE_URL = re.compile(r"^https?://[^\s<>\"'`\\]+$", re.IGNORECASE)
+from digest.text import safe_url
+
 _ARXIV_ID = re.compile(r"[\w./-]+")
 _HF = "https://huggingface.co"
 _AUTHORS_SHOWN = 6
@@ -27,12 +28,6 @@ BANNER_SOME = (
     "{n} of today's summaries are extracts from the abstracts: the summarising model"
     " was unavailable for them."
 )
-
-
-def safe_url(url: Any) -> str | None:
-    """`url` if it is an absolute http(s) URL without surprises, else None."""
-    value = str(url or "").strip()
-    return value if _SAFE_URL.match(value) else None
 
 
 def _arxiv_id(paper: dict[str, Any]) -> str | None:

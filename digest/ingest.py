@@ -6,6 +6,7 @@ ingested; a file whose exact content was ingested before is skipped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -16,7 +17,7 @@ from digest.sources.dumps import file_hash, find_dumps, parse_dump
 from digest.store.papers import record_entries, source_by_hash
 
 
-def ingest_paths(db: Database, paths: list[str | Path]) -> list[IngestReport]:
+def ingest_paths(db: Database, paths: Sequence[str | Path]) -> list[IngestReport]:
     """Ingest every dump file in `paths` (files or folders); one report per file."""
     reports: list[IngestReport] = []
     for raw in paths:

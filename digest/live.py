@@ -15,9 +15,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import httpx
 from sqlite_utils import Database
@@ -61,7 +62,7 @@ def fetch_enabled_sources(
 ) -> list[IngestReport]:
     """The daily run's fetch: every live source the config turns on; never raises for one."""
     reports: list[IngestReport] = []
-    common = {"client": client, "today": today, "retry": retry}
+    common: dict[str, Any] = {"client": client, "today": today, "retry": retry}
     if settings.sources.hf_daily:
         reports += _guarded(HF, partial(fetch_hf, db, settings, **common))
     if settings.sources.arxiv_categories:
@@ -122,7 +123,7 @@ def fetch_arxiv(
 def _each(
     run: _Run,
     source: str,
-    jobs: list[tuple[str, str, Callable[[str], IngestReport]]],
+    jobs: Sequence[tuple[str, str, Callable[[str], IngestReport]]],
     later: str,
 ) -> list[IngestReport]:
     """Run every (label, state key, job); a failure is reported, and an unreachable

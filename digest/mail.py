@@ -24,10 +24,11 @@ from urllib.parse import quote
 import css_inline
 
 from digest.config import Settings
-from digest.email_view import banner, paper_view, safe_url
+from digest.email_view import banner, paper_view
 from digest.errors import ConfigError
 from digest.models import Subscriber
 from digest.render import environment, render
+from digest.text import safe_url
 
 # Headers are not folded below the RFC 5322 hard limit: a folded Message-ID or
 # List-Unsubscribe is legal, but some programs read it with a stray space.

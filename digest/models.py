@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# What a summary may be, in one place for the prompt, the reply check and the
+# offline backend. The prompt asks for a TL;DR of TLDR_ASKED_WORDS; a reply of up
+# to MAX_TLDR_WORDS is accepted (small models overshoot by a word or five, and a
+# repair call costs more than the extra words), and the offline backend cuts there.
+TLDR_ASKED_WORDS = 30
+MAX_TLDR_WORDS = 35
+MIN_TAGS = 1
+MAX_TAGS = 5
+
 
 @dataclass(frozen=True)
 class Paper:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
@@ -22,6 +23,9 @@ from digest.dates import digest_day
 from digest.errors import ConfigError, DigestError
 from digest.store import translate
 from digest.store.runs import finish_run, mark_abandoned, start_run
+
+if TYPE_CHECKING:
+    from digest.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +111,7 @@ def run_pass(
     dumps: list[str] | None = None,
     dry_run: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
-    transport: object | None = None,
+    transport: Transport | None = None,
     now: datetime | None = None,
     debug: bool = False,
     force: bool = False,
@@ -119,8 +123,9 @@ def run_pass(
     logged with `debug`); the steps after it still run where they can.
     """
     now = now or datetime.now(UTC)
+    day = digest_day(settings, now)  # a bad [schedule] timezone stops here, before any record
     mark_abandoned(db)
-    report = RunReport(run_id=start_run(db, "run"), day=digest_day(settings, now))
+    report = RunReport(run_id=start_run(db, "run"), day=day)
     steps = [
         ("ingest", lambda: _ingest(db, settings, dumps, report)),
         ("summarise", lambda: _summarise(db, settings, report, should_stop)),
@@ -250,7 +255,7 @@ def _send(
     report: RunReport,
     dry_run: bool,
     should_stop: Callable[[], bool],
-    transport: object | None,
+    transport: Transport | None,
     force: bool = False,
 ) -> None:
     from digest.delivery import send_digests

@@ -16,6 +16,7 @@ import jinja2
 
 from digest.errors import ConfigError
 from digest.resources import resource_dir
+from digest.text import safe_url
 
 # Inline syntax anywhere in a line (CommonMark + GitHub tables and strikethrough).
 _MD_INLINE = re.compile(r"([\\`*_{}\[\]|~])")
@@ -38,10 +39,7 @@ def md_escape(text: Any) -> str:
 
 def md_url(url: Any) -> str:
     """A URL safe to put in a Markdown link target: http(s) only, no spaces or parentheses."""
-    value = str(url or "").strip()
-    if not re.match(r"^https?://[^\s<>()\"']+$", value):
-        return ""
-    return value
+    return safe_url(url) or ""
 
 
 @cache

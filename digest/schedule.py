@@ -13,15 +13,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from digest.config import Settings
 from digest.dates import missed_run, next_run_time, timezone, trigger
 
-__all__ = ["missed_run", "next_run_time", "serve", "timezone", "trigger"]
+__all__ = [
+    "missed_run",
+    "next_run_time",
+    "scheduled_run",
+    "serve",
+    "stop_on_signals",
+    "timezone",
+    "trigger",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +100,50 @@ def _stop_when_set(stop: threading.Event, scheduler) -> None:  # noqa: ANN001
 
 def _fmt(when: datetime | None) -> str:
     return when.isoformat(timespec="minutes") if when else "never"
+
+
+def scheduled_run(settings: Settings, stop: threading.Event, debug: bool = False) -> None:
+    """One pass in the scheduler's worker thread (with its own connection)."""
+    from digest.errors import DigestError, LockedError
+    from digest.locks import hold
+    from digest.pipeline import run_pass
+    from digest.store import open_db
+
+    try:
+        with hold(settings.db, "run"):
+            report = run_pass(open_db(settings.db), settings, should_stop=stop.is_set, debug=debug)
+    except LockedError as exc:
+        log.warning("skipped: %s", exc)
+        return
+    except DigestError as exc:
+        log.error("run failed: %s", exc)
+        return
+    for note in report.notes:
+        log.warning("%s", note)
+    for error in report.errors:
+        log.error("%s", error)
+    log.info("%s", report.line())
+
+
+class stop_on_signals:
+    """SIGTERM and SIGINT set `stop` instead of killing: the work in hand ends at a safe point."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.stop.is_set():  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        log.info("stopping after the work in hand (signal %d)", signum)
+        self.stop.set()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)

@@ -68,9 +68,15 @@ def web_secret(settings: Settings, env: Mapping[str, str] | None = None) -> str:
 def _serializer(secret: str, purpose: str, issued: int | None = None) -> URLSafeTimedSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    signer = TimestampSigner
+    signer: type[TimestampSigner] = TimestampSigner
     if issued is not None:  # a token dated in the past (expiry is tested this way)
-        signer = type("IssuedAt", (TimestampSigner,), {"get_timestamp": lambda self: issued})
+        stamp = issued
+
+        class IssuedAt(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return stamp
+
+        signer = IssuedAt
     # The purpose is the salt: a signature for one purpose is invalid for another.
     return URLSafeTimedSerializer(secret, salt=f"digest.{purpose}", signer=signer)
 
@@ -91,7 +97,9 @@ def read_token(secret: str, purpose: str, token: str, max_age: float | None = No
     if not token or len(token) > 512:
         raise TokenError("this link is not valid")
     try:
-        value = _serializer(secret, purpose).loads(token, max_age=max_age)
+        value = _serializer(secret, purpose).loads(
+            token, max_age=None if max_age is None else int(max_age)
+        )
     except SignatureExpired:
         raise TokenError("this link has expired", expired=True) from None
     except BadSignature:

@@ -151,10 +151,10 @@ def _source_lines(db: Database, settings: Settings) -> list[str]:
         + (", ".join(live) if live else "off ([sources] hf_daily, arxiv_categories)")
     )
     links = lookup_counts(db)
-    state = "on" if settings.sources.resolving else "off"
+    resolving = "on" if settings.sources.resolving else "off"
     lines.append(
         f"dump papers' arXiv links: {links['found']} found, {links['missed']} not found"
-        f" ([sources] resolve_links {state})"
+        f" ([sources] resolve_links {resolving})"
     )
     return lines
 

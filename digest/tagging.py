@@ -8,7 +8,7 @@ from sqlite_utils import Database
 
 from digest.backends import get_backend
 from digest.config import Settings
-from digest.errors import DigestError
+from digest.errors import InputError
 from digest.models import Paper
 from digest.store.papers import get_papers
 from digest.store.summaries import listing
@@ -35,7 +35,7 @@ def tag_stored(
     found = {p.id for p in get_papers(db, paper_ids)}
     missing = [i for i in paper_ids if i not in found]
     if missing:
-        raise DigestError(
+        raise InputError(
             f"no paper with id {', '.join(map(str, missing))}: list ids with `digest papers`"
         )
     backend = get_backend(backend_name, settings)

@@ -1,4 +1,4 @@
-"""Small text rules shared by the sources.
+"""Small text rules shared by the sources and every output: printable text, safe links.
 
 Titles and abstracts come from files and servers we do not control and end up
 in a terminal (`digest papers`, `digest status`), in email headers and in
@@ -38,3 +38,16 @@ def printable(value: str) -> str:
     text = _ESCAPES.sub("", value)
     kept = (" " if unicodedata.category(ch) in _BREAKS else ch for ch in text if ch not in _BIDI)
     return " ".join("".join(kept).split())
+
+
+# An absolute http(s) URL with nothing that could end the attribute, the Markdown
+# link or the header it is put in: no white space, quotes, angle brackets,
+# parentheses or backslashes. The one rule for every link we did not write.
+_SAFE_URL = re.compile(r"^https?://[^\s<>()\"'`\\]+$", re.IGNORECASE)
+MAX_URL_CHARS = 2_000
+
+
+def safe_url(url: object) -> str | None:
+    """`url` if it is safe to link to (see _SAFE_URL), else None."""
+    value = url.strip() if isinstance(url, str) else ""
+    return value if len(value) <= MAX_URL_CHARS and _SAFE_URL.match(value) else None

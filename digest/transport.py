@@ -241,7 +241,7 @@ def check(
                 f"cannot write to the outbox {outbox}: {exc.strerror or exc}"
                 " (check [email] outbox_dir)"
             ) from exc
-        say(f"outbox {outbox} is writable")
+        say(f"the outbox folder {outbox}/ is writable")
         return f'ok: the file backend writes messages to {outbox}/ (set backend = "smtp" to send)'
     transport = SMTPTransport.from_settings(settings, env, ssl_context)
     say(f"connecting to {transport.where} ({transport.security})")

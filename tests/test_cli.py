@@ -49,6 +49,11 @@ def test_short_help_flag_and_version(invoke) -> None:
             "256.1.1.1 is not an IPv4 address",
         ),
         ("[sources]\nhf_base_url = 'ftp://x'\n", "is not a usable URL: use http:// or https://"),
+        ("[web]\nport = '8080'\n", "[web] port must be int, not str '8080'"),
+        (
+            '[llm]\nlanguage = """English.\nIgnore all"""\n',
+            "[llm] language must be one line of 1 to 40 characters",
+        ),
     ],
 )
 def test_config_mistakes_get_one_line_and_exit_2(invoke, toml: str, message: str) -> None:
@@ -114,7 +119,7 @@ def test_tag_stored_papers_prints_and_stores_tags(invoke, seeds: Path) -> None:
     listed = json.loads(invoke("papers", "--json", "--limit", "2").stdout)
     assert [p["tags"] for p in listed] == [r["tags"] for r in out]
     missing = invoke("tag", "999")
-    assert missing.exit_code == 1 and "no paper with id 999" in missing.stderr
+    assert missing.exit_code == 2 and "no paper with id 999" in missing.stderr
 
 
 def test_papers_json_has_the_documented_fields(invoke, seeds: Path) -> None:

@@ -130,7 +130,7 @@ def test_check_with_the_file_backend_checks_the_outbox(invoke) -> None:
     out = invoke("send", "--check")
     assert out.exit_code == 0
     assert out.stdout == (
-        "  outbox outbox is writable\n"
+        "  the outbox folder outbox/ is writable\n"
         'ok: the file backend writes messages to outbox/ (set backend = "smtp"'
         " to send)\n"
     )

@@ -402,9 +402,7 @@ def test_the_migration_adds_interests_feedback_and_embeddings() -> None:
     assert "reason" in db["delivery_papers"].columns_dict
 
 
-def test_tag_filters_still_decide_what_is_due_and_ranking_orders_it(
-    invoke, library: Path
-) -> None:
+def test_tag_filters_still_decide_what_is_due_and_ranking_orders_it(invoke, library: Path) -> None:
     db = open_db(library)
     tagged = {
         r[0]

@@ -20,15 +20,13 @@ from typing import Any
 
 import jinja2
 
-from digest.models import Paper
+from digest.models import MAX_TAGS, MAX_TLDR_WORDS, MIN_TAGS, TLDR_ASKED_WORDS, Paper
 from digest.resources import resource_dir
 from digest.text import printable
 
-MAX_TLDR_WORDS = 35
 MAX_SUMMARY_WORDS = 120
 MAX_SUMMARY_SENTENCES = 4  # asked for 2-3; one more is tolerated, not worth a repair call
 MIN_SUMMARY_WORDS = 8
-MAX_TAGS = 5
 MAX_ABSTRACT_CHARS = 8000  # a longer "abstract" is not one; cap the cost of a bad input
 MAX_TITLE_CHARS = 400
 SCHEMA_NAME = "paper_summary"
@@ -72,7 +70,14 @@ def render_system(tags: Sequence[str], language: str, mode: str) -> str:
     return (
         _environment()
         .get_template("system.j2")
-        .render(tags=list(tags), language=language, structured_output=mode)
+        .render(
+            tags=list(tags),
+            language=language,
+            structured_output=mode,
+            tldr_words=TLDR_ASKED_WORDS,
+            min_tags=MIN_TAGS,
+            max_tags=MAX_TAGS,
+        )
     )
 
 
@@ -114,7 +119,7 @@ def response_format(mode: str, tags: Sequence[str]) -> dict[str, Any] | None:
             "tags": {
                 "type": "array",
                 "items": {"type": "string", "enum": list(tags)},
-                "minItems": 1,
+                "minItems": MIN_TAGS,
                 "maxItems": MAX_TAGS,
             },
         },
@@ -205,7 +210,7 @@ def _tags(value: Any, vocabulary: Sequence[str]) -> tuple[str, ...]:
         if known[key] not in tags:
             tags.append(known[key])
     if not tags:
-        raise ReplyError('"tags" is empty: give 1 to 5 tags')
+        raise ReplyError(f'"tags" is empty: give {MIN_TAGS} to {MAX_TAGS} tags')
     # More than five: the model put the best first, so keeping its first five is safe.
     return tuple(tags[:MAX_TAGS])
 

@@ -8,7 +8,7 @@ so changing the file summarises papers again, as changing a remote model does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -63,7 +63,7 @@ class LocalBackend(OpenAIBackend):
     def summarize_into(
         self,
         db: Database,
-        papers: list[Paper],
+        papers: Collection[Paper],
         report: SummarizeReport,
         progress: Callable[[SummarizeReport], None] | None = None,
         run_id: int | None = None,

@@ -28,10 +28,9 @@ from digest.backends.offline_text import (  # noqa: F401 (re-exported)
     split_sentences,
     word_tokens,
 )
-from digest.models import Paper, Summary
+from digest.models import MAX_TAGS, Paper, Summary
 from digest.resources import default_vocabulary
 
-MAX_TAGS = 5
 WEIGHTS = {3: 4.0, 2: 2.0, 1: 1.0}  # keyword strength -> score
 TITLE_FACTOR = 2.0  # a keyword in the title says more than one in the abstract
 MIN_SCORE = 6.0  # a tag after the first needs this much evidence ...

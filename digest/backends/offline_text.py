@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 
 from digest.backends import offline_rules as rules
+from digest.models import MAX_TLDR_WORDS
 
-MAX_TLDR_WORDS = 35
 MAX_CHARS = 20_000  # a longer "abstract" is not one: read its head only, stay fast
 SUMMARY_SENTENCE_WORDS = 80  # a longer summary sentence is cut
 CUE_SCORES = {"make": 3.0, "study": 2.0, "find": 1.5, "background": -2.0, "boilerplate": -3.0}

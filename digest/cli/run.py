@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
 from datetime import datetime
@@ -46,13 +45,14 @@ def run(app: AppContext, dumps: tuple[Path, ...], dry_run: bool, force: bool) ->
     """
     from digest.locks import hold
     from digest.pipeline import preflight, run_pass
+    from digest.schedule import stop_on_signals
 
     debug = bool(click.get_current_context().meta.get("debug"))
     settings = app.settings
     db = app.db  # a bad --db path fails here with one line, before any lock file
     preflight(settings)
     stop = threading.Event()
-    with hold(settings.db, "run"), _stop_on_sigterm(stop):
+    with hold(settings.db, "run"), stop_on_signals(stop):
         report = run_pass(
             db,
             settings,
@@ -100,8 +100,8 @@ def serve(app: AppContext, run_now: bool, log_file: str | None, with_web: bool) 
     """
     from digest.locks import hold
     from digest.pipeline import preflight
+    from digest.schedule import scheduled_run, stop_on_signals, trigger
     from digest.schedule import serve as serve_forever
-    from digest.schedule import trigger
 
     debug = bool(click.get_current_context().meta.get("debug"))
     from digest.store.runs import last_completed_run, last_run, mark_abandoned
@@ -123,43 +123,20 @@ def serve(app: AppContext, run_now: bool, log_file: str | None, with_web: bool) 
         )
     setup_logging(app.verbose + 1, app.quiet, log_file)  # a daemon logs INFO by default
     stop = threading.Event()
-    with hold(settings.db, "serve"), _stop_on_sigterm(stop), _running(web):
+    with hold(settings.db, "serve"), stop_on_signals(stop), _running(web):
         mark_abandoned(db)  # a run killed with its `serve` is interrupted, not running
         last, done = last_run(db, "run"), last_completed_run(db, "run")
         if last is not None and done is None:
             run_now = True  # runs so far were all interrupted: the job is owed now
         serve_forever(
             settings,
-            lambda: _scheduled_run(settings, stop, debug),
+            lambda: scheduled_run(settings, stop, debug),
             stop=stop,
             run_now=run_now,
             catch_up_from=datetime.fromisoformat(done["started"]) if done else None,
             announce=log.info,
         )
     log.info("stopped")
-
-
-def _scheduled_run(settings, stop: threading.Event, debug: bool = False) -> None:  # noqa: ANN001
-    """One pass in the scheduler's worker thread (with its own connection)."""
-    from digest.errors import DigestError, LockedError
-    from digest.locks import hold
-    from digest.pipeline import run_pass
-    from digest.store import open_db
-
-    try:
-        with hold(settings.db, "run"):
-            report = run_pass(open_db(settings.db), settings, should_stop=stop.is_set, debug=debug)
-    except LockedError as exc:
-        log.warning("skipped: %s", exc)
-        return
-    except DigestError as exc:
-        log.error("run failed: %s", exc)
-        return
-    for note in report.notes:
-        log.warning("%s", note)
-    for error in report.errors:
-        log.error("%s", error)
-    log.info("%s", report.line())
 
 
 class _running:
@@ -179,27 +156,3 @@ class _running:
     def __exit__(self, *exc: object) -> None:
         if self.web is not None:
             self.web.stop()
-
-
-class _stop_on_sigterm:
-    """SIGTERM and SIGINT set `stop` instead of killing: the work in hand ends at a safe point."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
-        self.previous: dict[int, object] = {}
-
-    def __enter__(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            self.previous[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.stop.is_set():  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        log.info("stopping after the work in hand (signal %d)", signum)
-        self.stop.set()
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)

@@ -181,8 +181,8 @@ class Ranker:
             sims = np.where(rows >= 0, lex.scores(lex.query(phrase))[rows], 0.0)
             better = sims > best_phrase
             best_phrase = np.where(better, sims, best_phrase)
-            for k in np.flatnonzero(better):
-                phrase_of[k] = phrase
+            for i in np.flatnonzero(better):
+                phrase_of[int(i)] = phrase
         best_like = np.zeros(len(shown))
         like_of = np.zeros(len(shown), dtype=np.int64)
         recent = ups[-_REASON_LIKES:]
@@ -193,7 +193,7 @@ class Ranker:
             sims[rows[:, None] == np.array(recent)[None, :]] = 0.0  # not "like itself"
             like_of = np.argmax(sims, axis=1)
             best_like = sims[np.arange(len(shown)), like_of]
-        out = {}
+        out: dict[int, str] = {}
         for k, pid in enumerate(shown):
             if best_phrase[k] > 0 and best_phrase[k] >= best_like[k]:
                 out[pid] = f"matches your interest in “{_short(phrase_of[k], 60)}”"
@@ -217,8 +217,7 @@ def expand(space: Space, q: np.ndarray) -> np.ndarray:
         return q
     q = q / norm
     top = np.argsort(-space.scores(q), kind="stable")[:_EXPAND_TOP]
-    top = [int(i) for i in top]
-    centroid = space.mean(top)
+    centroid = space.mean([int(i) for i in top])
     size = float(np.linalg.norm(centroid))
     return q + centroid * (_EXPAND_WEIGHT / size) if size else q
 

@@ -25,13 +25,12 @@ from digest.errors import SourceError
 from digest.identity import arxiv_key
 from digest.models import Entry, Paper
 from digest.sources.http import Fetched, Retry, fetch
-from digest.text import printable
+from digest.text import printable, safe_url
 
 PAGE_SIZE = 100  # the API's largest page
 MAX_PAGES = 5  # a day has had at most ~150 papers; more pages means something is wrong
 PAPER_PAGE = "https://huggingface.co/papers/{id}"
 _NEW_STYLE_ID = re.compile(r"^\d{4}\.\d{4,5}$")
-_URL = re.compile(r"^https?://[^\s<>\"']+$")
 MAX_TITLE = 1_000
 MAX_ABSTRACT = 20_000
 MAX_AUTHORS = 1_000
@@ -189,7 +188,7 @@ def _count(value: Any) -> int | None:
 
 
 def _link(value: Any) -> str | None:
-    return value if isinstance(value, str) and len(value) <= 2_000 and _URL.match(value) else None
+    return safe_url(value) if isinstance(value, str) else None
 
 
 def _timestamp(value: Any) -> str | None:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
+from sqlite_utils.db import Table
 
 from digest.errors import BusyError, StoreError
 from digest.store.migrations import migrations
@@ -32,6 +33,17 @@ BUSY_MESSAGE = "the database is busy: another digest command is writing; try aga
 def utcnow() -> str:
     """The store's timestamp format: UTC ISO 8601 to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def inserted_id(table: Table) -> int:
+    """The integer key of the row `table` has just inserted.
+
+    sqlite-utils types `last_pk` as optional (a table can have no key); every
+    table this store inserts into with it has an integer one.
+    """
+    if table.last_pk is None:
+        raise StoreError(f"no key for the row just inserted into {table.name}")
+    return int(table.last_pk)
 
 
 class Store(Database):

@@ -21,7 +21,7 @@ from digest.config import Settings
 from digest.errors import MailError
 from digest.models import Subscriber
 from digest.secrets import scrub
-from digest.store import utcnow
+from digest.store import inserted_id, utcnow
 from digest.store.selections import selection as selection_papers
 from digest.store.selections import selection_id
 from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
@@ -89,9 +89,8 @@ def start_delivery(
             fresh = [pid for pid in paper_ids if pid not in done]
             if paper_ids and not fresh:
                 return None
-            pk = (
-                db["deliveries"]
-                .insert(
+            pk = inserted_id(
+                db.table("deliveries").insert(
                     {
                         "subscriber_id": subscriber_id,
                         "message_id": message_id,
@@ -103,7 +102,6 @@ def start_delivery(
                         "selection_id": selection_id(db, fresh, reasons),
                     }
                 )
-                .last_pk
             )
     except sqlite3.IntegrityError as exc:
         raise MailError(

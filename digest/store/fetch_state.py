@@ -19,7 +19,9 @@ _DAY = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
 
 
 def get_state(db: Database, source: str, key: str) -> dict[str, Any] | None:
-    rows = list(db["fetch_state"].rows_where("source = ? AND key = ?", [source, key], limit=1))
+    rows = list(
+        db.table("fetch_state").rows_where("source = ? AND key = ?", [source, key], limit=1)
+    )
     return rows[0] if rows else None
 
 
@@ -33,7 +35,7 @@ def mark_ok(
     now: str | None = None,
 ) -> None:
     """A good reply was stored (or was unchanged): keep its validators, clear the error."""
-    db["fetch_state"].upsert(
+    db.table("fetch_state").upsert(
         {
             "source": source,
             "key": key,
@@ -49,7 +51,7 @@ def mark_ok(
 
 def mark_failed(db: Database, source: str, key: str, error: str, now: str | None = None) -> None:
     """A fetch failed: record why, keeping the validators of the last good reply."""
-    db["fetch_state"].upsert(
+    db.table("fetch_state").upsert(
         {
             "source": source,
             "key": key,

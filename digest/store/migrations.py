@@ -15,7 +15,7 @@ migrations = Migrations("digest")
 
 @migrations()
 def m001_papers(db: Database) -> None:
-    db["papers"].create(
+    db.table("papers").create(
         {
             "id": int,
             "key": str,  # identity.title_key(title): the one identity rule
@@ -33,10 +33,10 @@ def m001_papers(db: Database) -> None:
         pk="id",
         not_null={"key", "title", "abstract", "first_seen"},
     )
-    db["papers"].create_index(["key"], unique=True)
-    db["papers"].create_index(["arxiv_id"], unique=True)
-    db["papers"].create_index(["first_seen"])
-    db["sources"].create(
+    db.table("papers").create_index(["key"], unique=True)
+    db.table("papers").create_index(["arxiv_id"], unique=True)
+    db.table("papers").create_index(["first_seen"])
+    db.table("sources").create(
         {
             "id": int,
             "kind": str,  # dump | hf | arxiv
@@ -49,8 +49,8 @@ def m001_papers(db: Database) -> None:
         },
         pk="id",
     )
-    db["sources"].create_index(["content_hash"], unique=True)
-    db["sightings"].create(
+    db.table("sources").create_index(["content_hash"], unique=True)
+    db.table("sightings").create(
         {
             "id": int,
             "paper_id": int,
@@ -63,14 +63,14 @@ def m001_papers(db: Database) -> None:
         pk="id",
         foreign_keys=[("paper_id", "papers", "id"), ("source_id", "sources", "id")],
     )
-    db["sightings"].create_index(["paper_id"])
-    db["sightings"].create_index(["source_id"])
-    db["papers"].enable_fts(["title", "abstract"], create_triggers=True, tokenize="porter")
+    db.table("sightings").create_index(["paper_id"])
+    db.table("sightings").create_index(["source_id"])
+    db.table("papers").enable_fts(["title", "abstract"], create_triggers=True, tokenize="porter")
 
 
 @migrations()
 def m002_summaries(db: Database) -> None:
-    db["summaries"].create(
+    db.table("summaries").create(
         {
             "id": int,
             "paper_id": int,
@@ -88,12 +88,14 @@ def m002_summaries(db: Database) -> None:
         foreign_keys=[("paper_id", "papers", "id")],
         not_null={"paper_id", "backend", "model", "prompt_version", "tldr", "summary", "tags"},
     )
-    db["summaries"].create_index(["paper_id", "backend", "model", "prompt_version"], unique=True)
+    db.table("summaries").create_index(
+        ["paper_id", "backend", "model", "prompt_version"], unique=True
+    )
 
 
 @migrations()
 def m003_llm_calls(db: Database) -> None:
-    db["llm_calls"].create(
+    db.table("llm_calls").create(
         {
             "id": int,
             "run_id": int,
@@ -110,12 +112,12 @@ def m003_llm_calls(db: Database) -> None:
         },
         pk="id",
     )
-    db["llm_calls"].create_index(["run_id"])
+    db.table("llm_calls").create_index(["run_id"])
 
 
 @migrations()
 def m004_runs(db: Database) -> None:
-    db["runs"].create(
+    db.table("runs").create(
         {
             "id": int,
             "kind": str,  # run | summarize | send | ingest
@@ -137,7 +139,7 @@ def m004_runs(db: Database) -> None:
 
 @migrations()
 def m005_mail(db: Database) -> None:
-    db["subscribers"].create(
+    db.table("subscribers").create(
         {
             "id": int,
             "email": str,
@@ -153,8 +155,8 @@ def m005_mail(db: Database) -> None:
         pk="id",
         not_null={"email"},
     )
-    db["subscribers"].create_index(["email"], unique=True)
-    db["deliveries"].create(
+    db.table("subscribers").create_index(["email"], unique=True)
+    db.table("deliveries").create(
         {
             "id": int,
             "subscriber_id": int,
@@ -170,10 +172,10 @@ def m005_mail(db: Database) -> None:
         pk="id",
         foreign_keys=[("subscriber_id", "subscribers", "id")],
     )
-    db["deliveries"].create_index(["subscriber_id", "status"])
+    db.table("deliveries").create_index(["subscriber_id", "status"])
     # The one record of "delivered": a row here exists only once the SMTP
     # server accepted the message that carried the paper.
-    db["delivered"].create(
+    db.table("delivered").create(
         {"subscriber_id": int, "paper_id": int, "delivery_id": int, "sent_at": str},
         pk=("subscriber_id", "paper_id"),
         foreign_keys=[
@@ -186,7 +188,7 @@ def m005_mail(db: Database) -> None:
 
 @migrations()
 def m006_fetch_state(db: Database) -> None:
-    db["fetch_state"].create(
+    db.table("fetch_state").create(
         {
             "source": str,  # hf | arxiv
             "key": str,  # e.g. the day fetched, or the category
@@ -205,7 +207,7 @@ def m007_mail_delivery_papers(db: Database) -> None:
     # The exact paper list of each digest, kept from the moment it is created,
     # so a retry after a failure or crash resends the same papers under the same
     # Message-ID. `delivered` still only gains rows once the server accepted.
-    db["delivery_papers"].create(
+    db.table("delivery_papers").create(
         {"delivery_id": int, "paper_id": int, "position": int},
         pk=("delivery_id", "paper_id"),
         foreign_keys=[("delivery_id", "deliveries", "id"), ("paper_id", "papers", "id")],
@@ -225,18 +227,18 @@ def m007_mail_delivery_papers(db: Database) -> None:
     )
     # When the current subscription began (re-subscribing resets it): a new
     # subscriber is not sent the whole backlog.
-    db["subscribers"].add_column("active_since", str)
+    db.table("subscribers").add_column("active_since", str)
     db.execute("UPDATE subscribers SET active_since = created")
 
 
 @migrations()
 def m008_paper_links(db: Database) -> None:
     # What Hugging Face's daily papers add about a paper (digest/sources/hf.py).
-    db["papers"].add_column("github_repo", str)
-    db["papers"].add_column("project_page", str)
-    db["papers"].add_column("ai_keywords", str)  # JSON list
-    db["papers"].add_column("num_comments", int)
-    db["papers"].add_column("thumbnail", str)
+    db.table("papers").add_column("github_repo", str)
+    db.table("papers").add_column("project_page", str)
+    db.table("papers").add_column("ai_keywords", str)  # JSON list
+    db.table("papers").add_column("num_comments", int)
+    db.table("papers").add_column("thumbnail", str)
 
 
 @migrations()
@@ -260,16 +262,16 @@ def m009_fts_update_only_on_text(db: Database) -> None:
 def m020_subscriber_cadence(db: Database) -> None:
     # How often a subscriber is emailed (digest/cadence.py) and how their tag and
     # keyword filters combine; existing subscribers keep what they had.
-    db["subscribers"].add_column("frequency", str, not_null_default="daily")
-    db["subscribers"].add_column("weekday", str)  # mon..sun, weekly subscribers only
-    db["subscribers"].add_column("match", str, not_null_default="all")
+    db.table("subscribers").add_column("frequency", str, not_null_default="daily")
+    db.table("subscribers").add_column("weekday", str)  # mon..sun, weekly subscribers only
+    db.table("subscribers").add_column("match", str, not_null_default="all")
 
 
 @migrations()
 def m021_link_lookups(db: Database) -> None:
     # Dump papers searched for on Hugging Face / arXiv by title (digest/store/links.py):
     # a miss is remembered so the same title is not searched for every run.
-    db["link_lookups"].create(
+    db.table("link_lookups").create(
         {"paper_id": int, "checked_at": str, "found": str, "detail": str},
         pk="paper_id",
         foreign_keys=[("paper_id", "papers", "id")],
@@ -280,10 +282,10 @@ def m021_link_lookups(db: Database) -> None:
 def m030_web(db: Database) -> None:
     # Signed links in emails carry the subscriber's token_version; bumping it (on
     # unsubscribe) makes every older manage link stop working.
-    db["subscribers"].add_column("token_version", int, not_null_default=0)
+    db.table("subscribers").add_column("token_version", int, not_null_default=0)
     # Sign-ups from the web page wait here until the emailed link is clicked: only
     # then is a subscriber created or reactivated (double opt-in).
-    db["signups"].create(
+    db.table("signups").create(
         {
             "id": int,
             "email": str,
@@ -297,17 +299,17 @@ def m030_web(db: Database) -> None:
         pk="id",
         not_null={"email", "created"},
     )
-    db["signups"].create_index(["email"])
+    db.table("signups").create_index(["email"])
     # Rate limits for the web forms: one row per attempt, keyed by address or client.
-    db["web_hits"].create({"key": str, "at": str}, not_null={"key", "at"})
-    db["web_hits"].create_index(["key", "at"])
+    db.table("web_hits").create({"key": str, "at": str}, not_null={"key", "at"})
+    db.table("web_hits").create_index(["key", "at"])
 
 
 @migrations()
 def m050_llm_call_finish_reason(db: Database) -> None:
     # Why the model stopped ("stop", "length" at [llm] max_output_tokens, ...): a reply
     # cut at the bound is told apart from one that was merely wrong.
-    db["llm_calls"].add_column("finish_reason", str)
+    db.table("llm_calls").add_column("finish_reason", str)
 
 
 @migrations()
@@ -315,7 +317,7 @@ def m070_subscriber_last_sent(db: Database) -> None:
     # When each reader's last email was accepted, kept on the subscriber row:
     # a send serves the never-emailed first, then the longest-waiting (a run cut
     # short does not starve the same readers every day), without reading history.
-    db["subscribers"].add_column("last_sent", str)
+    db.table("subscribers").add_column("last_sent", str)
     db.execute(
         "UPDATE subscribers SET last_sent = (SELECT MAX(sent_at) FROM deliveries d"
         " WHERE d.subscriber_id = subscribers.id AND d.status = 'sent')"
@@ -326,14 +328,14 @@ def m070_subscriber_last_sent(db: Database) -> None:
 def m040_relevance(db: Database) -> None:
     # What a reader cares about (digest/rank): interests in their own words and a
     # relevance floor; papers under it are held back (counted, never dropped).
-    db["subscribers"].add_column("interests", str)
-    db["subscribers"].add_column("min_relevance", float)
+    db.table("subscribers").add_column("interests", str)
+    db.table("subscribers").add_column("min_relevance", float)
     # Why each paper of a digest is in it ("matches your interest in ..."), kept
     # with the paper list so a retried digest says the same.
-    db["delivery_papers"].add_column("reason", str)
+    db.table("delivery_papers").add_column("reason", str)
     # One vote per reader and paper: +1 (a like, a thumbs up) or -1 (thumbs down).
     # `source` says where it came from: like | config | email | web | cli.
-    db["feedback"].create(
+    db.table("feedback").create(
         {
             "subscriber_id": int,
             "paper_id": int,
@@ -348,7 +350,7 @@ def m040_relevance(db: Database) -> None:
     )
     # Paper vectors from an embeddings model, computed once per paper and model
     # (float32, little-endian, `dim` values).
-    db["paper_embeddings"].create(
+    db.table("paper_embeddings").create(
         {"paper_id": int, "model": str, "dim": int, "vector": bytes, "created": str},
         pk=("paper_id", "model"),
         foreign_keys=[("paper_id", "papers", "id")],
@@ -388,7 +390,7 @@ def m072_compact_deliveries(db: Database) -> None:
         " papers TEXT NOT NULL, reasons TEXT)"
     )
     db.execute("CREATE INDEX idx_selections_hash ON selections (hash)")
-    db["deliveries"].add_column("selection_id", int)
+    db.table("deliveries").add_column("selection_id", int)
     from digest.store.selections import selection_id
 
     # Streamed one digest at a time: a big history must not be held in memory.

@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from digest.identity import arxiv_key, title_key
 from digest.models import Entry, IngestReport, Paper
-from digest.store import utcnow
+from digest.store import inserted_id, utcnow
 
 _BATCH = 500
 _ARXIV_ABS = "https://arxiv.org/abs/"
@@ -23,7 +23,7 @@ _ARXIV_ABS = "https://arxiv.org/abs/"
 
 def source_by_hash(db: Database, content_hash: str) -> dict[str, Any] | None:
     """The source already ingested with exactly this content, if any."""
-    rows = list(db["sources"].rows_where("content_hash = ?", [content_hash], limit=1))
+    rows = list(db.table("sources").rows_where("content_hash = ?", [content_hash], limit=1))
     return rows[0] if rows else None
 
 
@@ -51,9 +51,8 @@ def record_entries(
     """
     now = now or utcnow()
     with db.atomic():
-        source_id = (
-            db["sources"]
-            .insert(
+        source_id = inserted_id(
+            db.table("sources").insert(
                 {
                     "kind": kind,
                     "location": location,
@@ -64,12 +63,11 @@ def record_entries(
                     "known": 0,
                 }
             )
-            .last_pk
         )
         iterator = iter(entries)
         while batch := list(islice(iterator, _BATCH)):
             _record_batch(db, batch, source_id, now, report)
-        db["sources"].update(
+        db.table("sources").update(
             source_id, {"entries": report.entries, "new": report.new, "known": report.known}
         )
     return report
@@ -82,7 +80,9 @@ def _record_batch(
     ids = _ids_by_key(db, keys)
     for entry, key in zip(batch, keys, strict=True):
         if key not in ids and entry.paper.arxiv_id:
-            ids[key] = _id_by_arxiv(db, entry.paper.arxiv_id)
+            found = _id_by_arxiv(db, entry.paper.arxiv_id)
+            if found is not None:
+                ids[key] = found
     fresh: dict[str, Entry] = {}
     for entry, key in zip(batch, keys, strict=True):
         if ids.get(key) is None and key not in fresh:

@@ -13,14 +13,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.secrets import scrub
-from digest.store import utcnow
+from digest.store import inserted_id, utcnow
 
 
 def start_run(db: Database, kind: str, now: str | None = None) -> int:
     """Record the start of a run and return its id."""
-    return (
-        db["runs"]
-        .insert(
+    return inserted_id(
+        db.table("runs").insert(
             {
                 "kind": kind,
                 "started": now or utcnow(),
@@ -34,7 +33,6 @@ def start_run(db: Database, kind: str, now: str | None = None) -> int:
                 "errors": "[]",
             }
         )
-        .last_pk
     )
 
 
@@ -54,7 +52,7 @@ def finish_run(
         values["errors"] = json.dumps([scrub(e) for e in errors])
     if line is not None:
         values["line"] = scrub(line)
-    db["runs"].update(run_id, values)
+    db.table("runs").update(run_id, values)
 
 
 def mark_abandoned(db: Database, now: str | None = None) -> int:

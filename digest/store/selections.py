@@ -33,9 +33,10 @@ def selection_id(db: Database, paper_ids: list[int], reasons: dict[int, str] | N
     ).fetchone()
     if row:
         return row[0]
-    return db.execute(
+    cursor = db.execute(
         "INSERT INTO selections (hash, papers, reasons) VALUES (?, ?, ?)", [key, papers, because]
-    ).lastrowid
+    )
+    return int(cursor.lastrowid or 0)
 
 
 def selection(db: Database, selection: int | None) -> tuple[list[int], dict[int, str]]:

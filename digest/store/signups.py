@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from digest.errors import DigestError
 from digest.models import Subscriber
-from digest.store import utcnow
+from digest.store import inserted_id, utcnow
 from digest.store.subscribers import make_subscriber, save_subscriber
 
 
@@ -26,9 +26,8 @@ class SignupUsed(DigestError):
 def create_signup(db: Database, sub: Subscriber, now: str | None = None) -> int:
     """Record a sign-up for `sub` (already validated); returns its id."""
     with db.atomic():
-        return (
-            db["signups"]
-            .insert(
+        return inserted_id(
+            db.table("signups").insert(
                 {
                     "email": sub.email,
                     "name": sub.name,
@@ -39,7 +38,6 @@ def create_signup(db: Database, sub: Subscriber, now: str | None = None) -> int:
                     "confirmed": None,
                 }
             )
-            .last_pk
         )
 
 

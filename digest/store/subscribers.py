@@ -26,7 +26,7 @@ from digest.config import Settings
 from digest.dates import digest_day
 from digest.errors import ConfigError, DigestError, InputError
 from digest.models import Subscriber
-from digest.store import utcnow
+from digest.store import inserted_id, utcnow
 from digest.store.prune import horizon
 from digest.store.summaries import SHOWN_TAGS, fts_query
 
@@ -205,9 +205,8 @@ def save_subscriber(
     with db.atomic():
         row = _row(db, sub.email)
         if row is None:
-            pk = (
-                db["subscribers"]
-                .insert(
+            pk = inserted_id(
+                db.table("subscribers").insert(
                     {
                         "email": sub.email,
                         **values,
@@ -216,16 +215,15 @@ def save_subscriber(
                         "active_since": now if sub.active else None,
                     }
                 )
-                .last_pk
             )
             return pk, "created"
         if all(row[k] == v for k, v in values.items()):
             if touch:
-                db["subscribers"].update(row["id"], {"updated": now})
+                db.table("subscribers").update(row["id"], {"updated": now})
             return row["id"], "unchanged"
         if sub.active and not row["active"]:
             values["active_since"] = now
-        db["subscribers"].update(row["id"], {**values, "updated": now})
+        db.table("subscribers").update(row["id"], {**values, "updated": now})
         return row["id"], "updated"
 
 
@@ -233,7 +231,7 @@ def unsubscribe(db: Database, email: str, now: str | None = None) -> bool:
     """Stop sending to `email`; False if it was already unsubscribed."""
     row = _row(db, normalize_email(email))
     if row is None:
-        raise DigestError(f"{email} is not a subscriber: see `digest subscribers`")
+        raise InputError(f"{email} is not a subscriber: see `digest subscribers`")
     return unsubscribe_id(db, row["id"], now)
 
 

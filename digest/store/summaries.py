@@ -99,7 +99,8 @@ def _unsummarised_where(
     force: bool,
     offline: bool,
 ) -> tuple[str, list[Any]]:
-    clauses, params = ["1"], []
+    clauses: list[str] = ["1"]
+    params: list[Any] = []
     if offline and not force:
         clauses.append("NOT EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)")
     elif not force:
@@ -130,7 +131,8 @@ def listing(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Papers with their latest summary, best rank first, as plain dicts."""
-    clauses, params = ["1"], []
+    clauses: list[str] = ["1"]
+    params: list[Any] = []
     if since:
         clauses.append("p.first_seen >= ?")
         params.append(since)

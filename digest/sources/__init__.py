@@ -1,0 +1,1 @@
+"""Where papers come from: trending-page dumps, the Hugging Face daily-papers API, arXiv."""

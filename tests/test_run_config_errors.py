@@ -1,0 +1,19 @@
+"""A run stopped by a configuration mistake leaves nothing behind: no half-made
+run that `digest status` would then report as interrupted."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def test_a_bad_timezone_stops_the_run_before_anything_is_recorded(invoke) -> None:
+    Path("digest.toml").write_text('[schedule]\ntimezone = "Mars/Base"\n', encoding="utf-8")
+    result = invoke("--db", "tz.db", "run")
+    assert result.exit_code == 2
+    assert "Mars/Base" in result.stderr
+    assert "Traceback" not in result.output
+    runs = sqlite3.connect("tz.db").execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    assert runs == 0
+    status = invoke("--db", "tz.db", "status")
+    assert "interrupted" not in status.stdout
