@@ -149,9 +149,9 @@ class _running:
 
     def __enter__(self) -> None:
         if self.make is not None:
-            self.web = self.make()
-            self.web.start()
-            log.info("readers' web on http://%s:%d", *self.web.address)
+            web = self.web = self.make()
+            web.start()
+            log.info("readers' web on http://%s:%d", *web.address)
 
     def __exit__(self, *exc: object) -> None:
         if self.web is not None:

@@ -448,4 +448,4 @@ def m080_subscriber_paused(db: Database) -> None:
     # A reader who paused on their manage page is not sent email (active = 0, as
     # before) but has not left: `paused` tells the two apart for the operator
     # (`digest subscribers`, `status`, `send`) and keeps their filters for the resume.
-    db["subscribers"].add_column("paused", int, not_null_default=0)
+    db.table("subscribers").add_column("paused", int, not_null_default=0)
