@@ -114,6 +114,11 @@ def _send_all(
 ) -> SendReport:
     if subscriber:
         subs = [get_subscriber(db, subscriber)]
+        if subs[0].paused:
+            raise DigestError(
+                f"{subs[0].email} paused their emails on the manage page: they resume there,"
+                f" or `digest subscribe {subs[0].email}` resumes them (their filters are kept)"
+            )
         if not subs[0].active:
             raise DigestError(f"{subs[0].email} unsubscribed: `digest subscribe` it to resume")
     else:

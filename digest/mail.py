@@ -48,6 +48,9 @@ class RenderedEmail:
     text: str
     html: str
     papers: int  # how many papers it shows (the first ones given)
+    # The signed links in the body; List-Unsubscribe repeats the same one (tokens carry
+    # the second they were made, so signing again could give a different link).
+    links: ReaderLinks | None = None
 
     @property
     def size(self) -> int:
@@ -166,7 +169,7 @@ def _render(
     html = _inline(render("email.html.j2", folder, **context), folder).rstrip("\n") + "\n"
     when = f"week to {digest_date}" if weekly else digest_date
     subject = f"{title} — {when} ({context['count_words']})"
-    return RenderedEmail(subject, text, html, n)
+    return RenderedEmail(subject, text, html, n, links)
 
 
 def _add_vote_links(
@@ -225,7 +228,7 @@ def build_message(
     msg["Subject"] = email.subject
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = message_id
-    for name, value in list_unsubscribe_headers(settings, sub).items():
+    for name, value in list_unsubscribe_headers(settings, sub, email.links).items():
         msg[name] = value
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(email.text)
@@ -235,7 +238,9 @@ def build_message(
     return msg
 
 
-def list_unsubscribe_headers(settings: Settings, sub: Subscriber) -> dict[str, str]:
+def list_unsubscribe_headers(
+    settings: Settings, sub: Subscriber, links: ReaderLinks | None = None
+) -> dict[str, str]:
     """List-Unsubscribe (and, with a web, RFC 8058's List-Unsubscribe-Post).
 
     With [web] public_url the first target is the reader's signed https link,
@@ -243,7 +248,7 @@ def list_unsubscribe_headers(settings: Settings, sub: Subscriber) -> dict[str, s
     list_unsubscribe follows it as a second choice.
     """
     target = unsubscribe_target(settings, sub.email)
-    links = reader_links(settings, sub)
+    links = links or reader_links(settings, sub)
     if links is None:
         return {"List-Unsubscribe": f"<{target}>"} if target else {}
     targets = [links.unsubscribe]

@@ -74,6 +74,12 @@ class Summary:
     fallback_from: str | None = None
 
 
+# The most papers one reader's email may be set to hold: `digest subscribe
+# --max-papers` and the manage page's form check this one number (a value
+# stored before it existed is kept as it is).
+MAX_PAPERS = 1000
+
+
 @dataclass(frozen=True)
 class Subscriber:
     email: str
@@ -90,6 +96,12 @@ class Subscriber:
     interests: str | None = None  # in the reader's own words (digest/rank)
     min_relevance: float | None = None  # papers scoring under it are held back
     token_version: int = 0  # signed links carry it; bumped on unsubscribe (digest/signing.py)
+    paused: bool = False  # not active, but paused (the manage page), not unsubscribed
+
+    @property
+    def state(self) -> str:
+        """active, paused or unsubscribed: what the operator's commands say."""
+        return "active" if self.active else "paused" if self.paused else "unsubscribed"
 
 
 @dataclass

@@ -90,7 +90,9 @@ def _database_lines(db: Database, settings: Settings, pruned: dict[str, int]) ->
 def _summary_lines(db: Database, settings: Settings, mail: dict[str, Any]) -> list[str]:
     lines = [
         f"{mail['active']} active readers ({mail['weekly']} weekly),"
-        f" {mail['readers'] - mail['active']} unsubscribed; {mail['never_emailed']} never emailed",
+        + (f" {mail['paused']} paused," if mail["paused"] else "")
+        + f" {mail['readers'] - mail['active'] - mail['paused']} unsubscribed;"
+        f" {mail['never_emailed']} never emailed",
     ]
     if mail["last_digest_day"]:
         lines.append(

@@ -284,7 +284,7 @@ def test_min_relevance_holds_papers_back_counts_them_and_keeps_them_due(
     assert f"; {held} papers under min relevance 0.05 held back" in out.stdout
     status = invoke("status").stdout
     assert f"{held} due papers under min relevance 0.05 held back" in status
-    invoke("subscribe", "ada@example.org", "--interests", "reinforcement learning")
+    invoke("subscribe", "ada@example.org", "--reset", "--interests", "reinforcement learning")
     again = invoke("send", "--force")  # no floor now: the held-back papers are still due
     assert "sent 25 papers" in again.stdout
     assert len(delivered(library, "ada@example.org")) == len(sent) + 25

@@ -124,7 +124,10 @@ def test_a_database_from_every_earlier_step_upgrades_with_every_row(
     db = open_db(tmp_path / "digest.db")
     assert not migrations.pending(db)
     for table, rows in put.items():
-        assert _rows(db, table, list(rows[0]) if rows else ["rowid"]) == rows, table
+        if not rows:  # (a WITHOUT ROWID table has no rowid to select)
+            assert db[table].count == 0, table
+            continue
+        assert _rows(db, table, list(rows[0])) == rows, table
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert not db.execute("PRAGMA foreign_key_check").fetchall()
     fts = db.execute("SELECT count(*) FROM papers_fts").fetchone()[0]

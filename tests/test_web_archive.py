@@ -73,8 +73,24 @@ def test_pages_of_the_archive(library: Path) -> None:
             reply = client.get(missing)
             assert reply.status_code == 404, missing
             assert "there is no page here" in reply.text
-        weird = client.get("/search", params={"q": 'NEAR( "x" OR * ) ' + "a" * 5000, "page": "x"})
+        weird = client.get("/search", params={"q": 'NEAR( "x" OR * ) ' + "a" * 5000})
         assert weird.status_code == 200
+
+
+def test_a_search_page_that_does_not_exist_says_so_instead_of_page_one(library: Path) -> None:
+    word = listing(open_db(library))[0]["title"].split()[0]
+    with running_web(settings_for(library)) as site, site.client() as client:
+        first = client.get("/search", params={"q": word})
+        assert first.status_code == 200 and 'class="paper"' in first.text
+        for page in ("99999", "2", "9" * 50):  # one page of results at most
+            gone = client.get("/search", params={"q": word, "page": page})
+            assert gone.status_code == 404 and "there is no page here" in gone.text, page
+            assert 'class="paper"' not in gone.text
+        nothing = client.get("/search", params={"q": "zzzqqqxxx", "page": "2"})
+        assert nothing.status_code == 404
+        for page in ("-1", "0", "abc", "", "1.5", "²"):
+            bad = client.get("/search", params={"q": word, "page": page})
+            assert bad.status_code == 400 and "page must be a whole number" in bad.text, page
 
 
 def test_paper_text_with_markup_is_shown_as_text_everywhere(library: Path) -> None:
@@ -127,3 +143,19 @@ def test_a_new_day_of_papers_shows_at_once_despite_the_page_cache(library: Path)
         assert after != before
         assert f"{len(listing(open_db(library)))} papers first seen" in after
         assert len(listing(open_db(library))) > count
+
+
+def test_the_home_page_and_the_feed_hold_one_page_of_a_big_day(library: Path) -> None:
+    rows = listing(open_db(library))
+    day = rows[0]["first_seen"][:10]
+    on_day = sum(r["first_seen"][:10] == day for r in rows)
+    assert on_day > 25  # a day bigger than a page
+    with running_web(settings_for(library)) as site, site.client() as client:
+        home = client.get("/")
+        assert home.text.count('class="paper"') == 25
+        assert f'rel="next" href="/digest/{day}/page/2/"' in home.text
+        feed = feedparser.parse(client.get("/feed.atom").content)
+    entry = next(e for e in feed.entries if e.id == f"{site.url}/digest/{day}/")
+    content = entry.content[0].value
+    assert content.count("<h3>") == 25
+    assert f"{on_day - 25} more papers of this day" in content

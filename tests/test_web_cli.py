@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,75 @@ def test_serve_with_web_answers_readers_while_it_runs_and_stops_on_sigterm(
         out, err = server.communicate(timeout=60)
     assert server.returncode == 0, err
     assert SECRET not in out + err
+
+
+def _busy_port() -> socket.socket:
+    """A port another program already listens on."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    return holder
+
+
+def test_web_on_a_busy_port_or_a_bad_host_is_one_line_and_exit_2(invoke, library: Path) -> None:
+    Path("digest.toml").write_text('[web]\npublic_url = "https://papers.example.org/"\n')
+    env = {"DIGEST_WEB_SECRET": SECRET}
+    with _busy_port() as holder:
+        port = holder.getsockname()[1]
+        busy = invoke("--db", str(library), "web", "--port", str(port), env=env)
+    assert busy.exit_code == 2
+    assert busy.stderr == (
+        f"Error: the web port 127.0.0.1:{port} is in use: Address already in use;"
+        " set [web] port or --port\n"
+    )
+    for host in ("256.1.1.1", "nosuchhost.invalid"):
+        bad = invoke("--db", str(library), "web", "--host", host, "--port", "8765", env=env)
+        assert bad.exit_code == 2, bad.output
+        assert bad.stderr.startswith(f"Error: cannot listen on {host}:8765: ")
+        assert bad.stderr.endswith("set [web] host or --host\n")
+        assert bad.stderr.count("\n") == 1 and "readers' web" not in bad.stderr
+
+
+def test_serve_with_web_on_a_busy_port_stops_at_once_with_one_line(seeds: Path) -> None:
+    with _busy_port() as holder:
+        port = holder.getsockname()[1]
+        Path("digest.toml").write_text(
+            f'[web]\npublic_url = "http://127.0.0.1:{port}"\nport = {port}\n'
+            f'[sources]\ndumps = ["{seeds}"]\n'
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "OPENAI_"))}
+        env["DIGEST_WEB_SECRET"] = SECRET
+        server = subprocess.run(
+            [sys.executable, "-m", "digest", "serve", "--web"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert server.returncode == 2, server.stderr
+    assert server.stderr == (
+        f"Error: the web port 127.0.0.1:{port} is in use: Address already in use; set [web] port\n"
+    )
+    assert not list(open_db("digest.db").query("SELECT * FROM runs"))
+
+
+def test_every_address_the_web_answers_is_in_docs_web_md(tmp_path: Path) -> None:
+    from digest.config import Settings
+    from digest.web import create_app
+
+    settings = Settings(db=str(tmp_path / "digest.db"))
+    settings.web.public_url = "https://papers.example.org"
+    app = create_app(settings, env={"DIGEST_WEB_SECRET": SECRET})
+    words = {"{token}": "TOKEN", "{day}": "YYYY-MM-DD", "{tag}": "NAME", "{paper:int}": "ID"}
+    table = [
+        line.split("|")[1]
+        for line in (Path(__file__).parent.parent / "docs" / "web.md").read_text().splitlines()
+        if line.startswith("| `/")
+    ]
+    documented = " ".join(table)
+    paths = {r.path for r in app.routes if "/page/" not in r.path and "/static/" not in r.path}
+    assert "/v/{token}" in paths
+    for path in sorted(paths):
+        for param, word in words.items():
+            path = path.replace(param, word)
+        assert f"`{path}" in documented, f"{path} is not in docs/web.md's table"

@@ -132,6 +132,27 @@ def test_hostile_form_input_is_refused_or_shown_as_text(library: Path) -> None:
     assert list_subscribers(open_db(library)) == []
 
 
+def test_the_confirmation_email_carries_nothing_typed_into_the_form(library: Path) -> None:
+    # Anyone can sign up anyone's address: what they type must not reach that inbox.
+    with smtp_server() as mail:
+        settings = _smtp_settings(library, mail.port)
+        with running_web(settings) as site, site.client() as client:
+            reply = _form(
+                client,
+                email="victim@example.org",
+                name="Visit http://evil.example/phish now",
+                keywords="call +1 555 0100, evil.example/kw",
+                tags=["llm"],
+            )
+            assert reply.status_code == 200
+            (msg,) = mail.messages_to("victim@example.org")
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    assert body.splitlines()[0] == "Hello,"
+    for typed in ("Visit", "evil.example", "phish", "555", "llm"):
+        assert typed not in body and typed not in str(msg)
+    assert "victim@example.org (daily)" in body and "/confirm/" in body
+
+
 def test_expired_forged_and_cross_purpose_confirm_links_are_4xx(library: Path) -> None:
     with smtp_server() as mail:
         settings = _smtp_settings(library, mail.port)

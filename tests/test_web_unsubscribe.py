@@ -127,19 +127,27 @@ def test_bad_tokens_get_a_clear_4xx_and_change_nothing(library: Path, make, stat
     assert get_subscriber(open_db(library), "ada@example.org").active is True
 
 
-def test_an_old_link_stops_working_once_the_reader_subscribed_again(library: Path) -> None:
+def test_a_one_click_from_any_past_email_unsubscribes_after_the_reader_came_back(
+    library: Path,
+) -> None:
     _subscribe(library, "ada@example.org")
     db = open_db(library)
     sub = get_subscriber(db, "ada@example.org")
     old = make_token(SECRET, "unsubscribe", sub.id or 0, sub.token_version)
+    old_manage = make_token(SECRET, "manage", sub.id or 0, sub.token_version)
     settings = settings_for(library)
     with running_web(settings) as site, site.client() as client:
         assert client.post(f"/u/{old}").status_code == 200
         _subscribe(library, "ada@example.org")  # back again (the operator, or a new sign-up)
         assert get_subscriber(db, "ada@example.org").token_version == sub.token_version + 1
-        reply = client.post(f"/u/{old}")
-        assert reply.status_code == 410
-    assert get_subscriber(db, "ada@example.org").active is True
+        page = client.get(f"/u/{old}")  # a scanner: only the button, nobody unsubscribed
+        assert page.status_code == 200 and "Unsubscribe</button>" in page.text
+        assert get_subscriber(db, "ada@example.org").active is True
+        reply = client.post(f"/u/{old}", content=b"List-Unsubscribe=One-Click")
+        assert reply.status_code == 200 and "You are unsubscribed" in reply.text
+        assert get_subscriber(db, "ada@example.org").active is False
+        assert client.get(f"/m/{old_manage}").status_code == 410  # manage links do retire
+    assert get_subscriber(db, "ada@example.org").active is False
 
 
 def test_tokens_carry_purpose_subject_and_version_and_refuse_everything_else() -> None:
@@ -219,3 +227,26 @@ def test_a_database_busy_past_the_timeout_is_a_503_and_changes_nothing(library: 
         assert get_subscriber(open_db(library), "ada@example.org").active is True
         assert client.post(f"/u/{token}").status_code == 200
     assert get_subscriber(open_db(library), "ada@example.org").active is False
+
+
+def test_the_list_unsubscribe_header_is_the_link_in_the_body_even_a_second_later(
+    library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from digest.mail import build_message, render_email
+    from digest.store.summaries import listing
+
+    monkeypatch.setenv("DIGEST_WEB_SECRET", SECRET)
+    _subscribe(library, "ada@example.org")
+    settings = settings_for(library)
+    settings.web.public_url = "https://papers.example.org"
+    db = open_db(library)
+    sub = get_subscriber(db, "ada@example.org")
+    rendered = render_email(settings, sub, listing(db)[:2], "2026-12-01")
+    time.sleep(1.1)  # tokens carry the second they were signed
+    msg = build_message(settings, sub, rendered, message_id="<a@b>", when=datetime.now(UTC))
+    header = msg["List-Unsubscribe"].strip("<>")
+    assert header.startswith("https://papers.example.org/u/")
+    assert f"Unsubscribe: {header}" in msg.get_body(("plain",)).get_content()

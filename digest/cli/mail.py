@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from digest.cli import AppContext, cli, pass_app
+from digest.models import MAX_PAPERS
 
 if TYPE_CHECKING:
     from digest.models import Subscriber
@@ -56,8 +57,8 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--max-papers",
-    type=click.IntRange(min=1),
-    help="At most N papers per email (default: [digest] max_papers).",
+    type=click.IntRange(1, MAX_PAPERS),
+    help=f"At most N papers per email (1 to {MAX_PAPERS}; default: [digest] max_papers).",
 )
 @click.option(
     "--interests",
@@ -79,6 +80,11 @@ if TYPE_CHECKING:
     help="Hold back papers scoring under X (0-1; about 0.05 for the lexical model). "
     "They are counted in `digest status`, not lost.",
 )
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Forget a known reader's settings not given here (back to every new paper, daily).",
+)
 @pass_app
 def subscribe(
     app: AppContext,
@@ -94,13 +100,15 @@ def subscribe(
     interests: str | None,
     likes: tuple[str, ...],
     min_relevance: float | None,
+    reset: bool,
 ) -> None:
-    """Add a subscriber, or replace the name and filters of a known one.
+    """Add a subscriber, or change the settings given of a known one.
 
     With no filters the reader gets every new paper. Tags match when a paper
     has any of them, keywords when it contains any of them; with both, --match
     says whether a paper needs both (all) or either (any). Subscribing again
-    states the whole subscription anew (and resumes a stopped one).
+    changes only the options given and resumes a paused or unsubscribed
+    reader with their settings; --reset forgets the ones not given.
     With --interests or liked papers (--like, thumbs up) the papers come
     best first; likes and thumbs are kept until `digest feedback ... undo`.
 
@@ -115,22 +123,32 @@ def subscribe(
     """
     from digest.errors import DigestError, InputError
     from digest.store.feedback import find_paper, set_vote
-    from digest.store.subscribers import make_subscriber, save_subscriber
+    from digest.store.subscribers import (
+        get_subscriber,
+        keep_unless_given,
+        make_subscriber,
+        save_subscriber,
+    )
 
     try:
+        known = None if reset else get_subscriber(app.db, email)
+    except DigestError:
+        known = None  # a new address (or a bad one, which make_subscriber names)
+    given = {
+        "name": name,
+        "tags": tags,
+        "exclude_tags": exclude_tags,
+        "keywords": keywords,
+        "max_papers": max_papers,
+        "frequency": frequency,
+        "weekday": weekday,
+        "match": match,
+        "interests": interests,
+        "min_relevance": min_relevance,
+    }
+    try:
         sub = make_subscriber(
-            email,
-            vocabulary=app.settings.vocabulary,
-            name=name,
-            tags=tags,
-            exclude_tags=exclude_tags,
-            keywords=keywords,
-            max_papers=max_papers,
-            frequency=frequency,
-            weekday=weekday,
-            match=match,
-            interests=interests,
-            min_relevance=min_relevance,
+            email, vocabulary=app.settings.vocabulary, **keep_unless_given(known, given)
         )
         liked = [find_paper(app.db, ident) for ident in likes]  # all found before saving
     except DigestError as exc:  # a bad address, tag or paper on the command line
@@ -139,6 +157,8 @@ def subscribe(
     for paper in liked:
         set_vote(app.db, sub_id, paper["id"], 1, "like")
     verb = {"created": "subscribed", "updated": "updated", "unchanged": "already subscribed:"}
+    if known is not None and not known.active:
+        verb["updated"] = "resumed"
     click.echo(f"{verb[what]} {sub.email}" + (f" ({_describe(sub)})" if _describe(sub) else ""))
     for paper in liked:
         click.echo(f"  likes {paper['title']!r}")
@@ -183,6 +203,7 @@ def subscribers(app: AppContext, as_json: bool) -> None:
                 "email": s.email,
                 "name": s.name,
                 "active": s.active,
+                "state": s.state,
                 "tags": list(s.tags),
                 "exclude_tags": list(s.exclude_tags),
                 "keywords": list(s.keywords),
@@ -198,7 +219,7 @@ def subscribers(app: AppContext, as_json: bool) -> None:
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     for s in subs:
-        state = "" if s.active else "  (unsubscribed)"
+        state = "" if s.active else f"  ({s.state})"
         name = f" ({s.name})" if s.name else ""
         click.echo(f"{s.email}{name}: {_describe(s) or 'every new paper'}{state}")
     if not subs:

@@ -112,10 +112,15 @@ def serve(app: AppContext, run_now: bool, log_file: str | None, with_web: bool) 
     db = app.db
     web = None
     if with_web:
+        from functools import partial
+
         from digest.web import create_app
         from digest.web.server import Background
 
-        web = Background(create_app(settings), settings.web.host, settings.web.port)
+        # A missing key or public_url fails here; the port is bound once the lock is held.
+        web = partial(
+            Background, create_app(settings), settings.web.host, settings.web.port, "set [web] port"
+        )
     setup_logging(app.verbose + 1, app.quiet, log_file)  # a daemon logs INFO by default
     stop = threading.Event()
     with hold(settings.db, "serve"), stop_on_signals(stop), _running(web):
@@ -135,15 +140,18 @@ def serve(app: AppContext, run_now: bool, log_file: str | None, with_web: bool) 
 
 
 class _running:
-    """The web server (if any) for the duration of the block."""
+    """The web server (if any) for the duration of the block. `make` binds its
+    port (a ConfigError when it is in use) before anything is announced."""
 
-    def __init__(self, web) -> None:  # noqa: ANN001
-        self.web = web
+    def __init__(self, make) -> None:  # noqa: ANN001
+        self.make = make
+        self.web = None
 
     def __enter__(self) -> None:
-        if self.web is not None:
-            self.web.start()
-            log.info("readers' web on http://%s:%d", *self.web.address)
+        if self.make is not None:
+            web = self.web = self.make()
+            web.start()
+            log.info("readers' web on http://%s:%d", *web.address)
 
     def __exit__(self, *exc: object) -> None:
         if self.web is not None:

@@ -200,6 +200,8 @@ def status_lines(
 
 def _status_line(db: Database, settings: Settings, sub: Subscriber, now: datetime) -> str:
     if not sub.active or sub.id is None:
+        if sub.paused:
+            return f"{sub.email}: paused (by the reader; filters kept for the resume)"
         return f"{sub.email}: unsubscribed"
     parts = [] if sub.frequency == "daily" else [describe(sub.frequency, sub.weekday)]
     last = _last_sent_row(db, sub.id)

@@ -21,8 +21,8 @@ def delivery_summary(db: Database) -> dict[str, Any]:
     """Readers by state, the latest digest day and what happened on it, and the
     ids of readers whose latest digest failed or waits for a retry."""
     one = lambda sql, *p: db.execute(sql, p).fetchone()  # noqa: E731
-    readers, active, weekly, never = one(
-        "SELECT COUNT(*), COALESCE(SUM(active), 0),"
+    readers, active, paused, weekly, never = one(
+        "SELECT COUNT(*), COALESCE(SUM(active), 0), COALESCE(SUM(NOT active AND paused), 0),"
         " COALESCE(SUM(active AND frequency = 'weekly'), 0),"
         " COALESCE(SUM(active AND last_sent IS NULL), 0) FROM subscribers"
     )
@@ -48,6 +48,7 @@ def delivery_summary(db: Database) -> dict[str, Any]:
     return {
         "readers": readers,
         "active": active,
+        "paused": paused,
         "weekly": weekly,
         "never_emailed": never,
         "last_digest_day": day,

@@ -441,3 +441,11 @@ def m072_compact_deliveries(db: Database) -> None:
         " json_each(s.papers) j"
     )
     db.execute("CREATE TABLE pruned (what TEXT PRIMARY KEY, count INTEGER, at TEXT)")
+
+
+@migrations()
+def m080_subscriber_paused(db: Database) -> None:
+    # A reader who paused on their manage page is not sent email (active = 0, as
+    # before) but has not left: `paused` tells the two apart for the operator
+    # (`digest subscribers`, `status`, `send`) and keeps their filters for the resume.
+    db.table("subscribers").add_column("paused", int, not_null_default=0)

@@ -1,8 +1,10 @@
 """Subscribers, and which papers each one is due.
 
-A subscription is stated in full each time: `subscribe` replaces the name and
-filters of a known address (and reactivates it) rather than adding a second
-row. Unsubscribing keeps the row, so the record of what was delivered stays.
+`digest subscribe` on a known address changes the settings it is given and
+keeps the others (and reactivates it) rather than adding a second row: a
+reader who paused on their manage page, or left and came back, keeps their
+topics and limits. Unsubscribing keeps the row, so the record of what was
+delivered stays.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def make_subscriber(
     match: str | None = None,
     interests: str | None = None,
     min_relevance: float | None = None,
+    paused: bool = False,
 ) -> Subscriber:
     """Check every field of a subscription and return it; DigestError says what to fix."""
     known = list(vocabulary)
@@ -138,7 +141,42 @@ def make_subscriber(
         keywords=tuple(dict.fromkeys(words)),
         max_papers=max_papers,
         active=active,
+        paused=paused and not active,
     )
+
+
+def keep_unless_given(known: Subscriber | None, given: dict[str, Any]) -> dict[str, Any]:
+    """make_subscriber's arguments: the `given` ones (None or empty: not given)
+    over the `known` reader's settings. A weekly day is kept only while the
+    reader stays weekly."""
+    if known is None:
+        return given
+    merged = {
+        key: value if value not in (None, (), []) else getattr(known, key)
+        for key, value in given.items()
+        if key in _KEPT
+    }
+    if (
+        given.get("frequency")
+        and given["frequency"] != known.frequency
+        and not given.get("weekday")
+    ):
+        merged["weekday"] = None
+    return {**given, **merged}
+
+
+_KEPT = (
+    "name",
+    "tags",
+    "exclude_tags",
+    "keywords",
+    "max_papers",
+    "frequency",
+    "weekday",
+    "match",
+    "interests",
+    "min_relevance",
+)
 
 
 def save_subscriber(
@@ -162,6 +200,7 @@ def save_subscriber(
         "match": sub.match,
         "interests": sub.interests,
         "min_relevance": sub.min_relevance,
+        "paused": int(sub.paused and not sub.active),
     }
     with db.atomic():
         row = _row(db, sub.email)
@@ -205,8 +244,8 @@ def unsubscribe_id(db: Database, subscriber_id: int, now: str | None = None) -> 
     with db.atomic():
         row = db.execute("SELECT active FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
         db.execute(
-            "UPDATE subscribers SET active = 0, updated = ?, token_version = token_version + 1"
-            " WHERE id = ?",
+            "UPDATE subscribers SET active = 0, paused = 0, updated = ?,"
+            " token_version = token_version + 1 WHERE id = ?",
             [now or utcnow(), subscriber_id],
         )
         return bool(row and row[0])
@@ -251,7 +290,7 @@ def sync_config_subscribers(db: Database, settings: Settings) -> list[str]:
     for sub in wanted:
         row = _row(db, sub.email)
         if row is not None and not row["active"]:
-            sub = dataclasses.replace(sub, active=False)
+            sub = dataclasses.replace(sub, active=False, paused=bool(row["paused"]))
         sub_id, what = save_subscriber(db, sub)
         if what != "unchanged":
             changes.append(f"{what} {sub.email} from {where}")
@@ -472,4 +511,5 @@ def _to_subscriber(row: dict[str, Any]) -> Subscriber:
         interests=row.get("interests"),
         min_relevance=row.get("min_relevance"),
         token_version=row.get("token_version") or 0,
+        paused=bool(row.get("paused")) and not row["active"],
     )

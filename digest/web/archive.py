@@ -110,13 +110,15 @@ def search_page(db: Database, settings: Settings, root: str, query: str, page: i
         archive.search_papers(db, query, PER_PAGE, (page - 1) * PER_PAGE) if query else ([], 0)
     )
     pages = max(1, -(-total // PER_PAGE))
+    if page > pages:
+        raise NotFound(page)
     return "papers", {
         "heading": f"Search: {query}" if query else "Search",
         "intro": None,
         "tag": None,
         "total": total,
         "papers": views(papers, settings, root),
-        "page": min(page, pages),
+        "page": page,
         "pages": pages,
         "base": "/search",
         "query": query,

@@ -12,12 +12,15 @@ from digest.render import render
 
 
 def confirmation(
-    settings: Settings, address: str, name: str | None, cadence: str, link: str, when: datetime
+    settings: Settings, address: str, cadence: str, link: str, when: datetime
 ) -> EmailMessage:
     """A plain-text message asking `address` to open `link`.
 
-    Only validated values reach headers (the address, the configured title),
-    so no form field can add a header; the name appears in the body only.
+    Anyone can type anyone's address into the form, so nothing else the form
+    carries (name, keywords, topics) goes into this email: it would let a
+    stranger put their words ("Visit http://...") in someone's inbox under our
+    name. Only the fixed wording, the validated address, daily/weekly and the
+    link.
     """
     title = " ".join(settings.digest.title.split())
     msg = EmailMessage(policy=POLICY)
@@ -31,7 +34,7 @@ def confirmation(
         "confirm_email.txt.j2",
         settings.digest.templates_dir,
         title=title,
-        reader=name,
+        reader=None,  # never the typed name; kept so that older custom templates render
         email=address,
         cadence=cadence,
         link=link,

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from digest.cadence import DEFAULT_WEEKDAY
 from digest.errors import DigestError
-from digest.models import Subscriber
+from digest.models import MAX_PAPERS, Subscriber
 from digest.signing import TokenError
 from digest.store.feedback import set_vote, votes
 from digest.store.subscribers import save_subscriber, unsubscribe_id
@@ -25,7 +25,6 @@ from digest.web.subscribe import choices_from_form
 from digest.web.unsubscribe import GONE, GONE_HINT, token_subscriber
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MAX_PAPERS = 200
 VOTES_SHOWN = 100  # the most recent thumbs and likes on the page
 
 
@@ -56,6 +55,7 @@ def _page(web: Web, token: str, sub: Subscriber, csrf: str, status: int = 200, *
         vocabulary=web.settings.tags,
         weekdays=WEEKDAYS,
         default_max=web.settings.digest.max_papers,
+        max_cap=max(MAX_PAPERS, sub.max_papers or 0),  # a value stored before the limit
         votes=votes(web.db(), sub.id or 0)[:VOTES_SHOWN],
         action=f"{web.root}/m/{token}",
         message=extra.pop("message", None),
@@ -103,7 +103,8 @@ def _change(web: Web, token: str, csrf: str, form: dict[str, list[str]]) -> Resp
         unsubscribe_id(db, sub.id or 0)
         return web.page("unsubscribe", done=True, email=sub.email)
     if action in ("pause", "resume"):
-        save_subscriber(db, dataclasses.replace(sub, active=action == "resume"))
+        pause = action == "pause"
+        save_subscriber(db, dataclasses.replace(sub, active=not pause, paused=pause))
         words = "Paused: no emails until you resume." if action == "pause" else "Resumed."
         return _page(web, token, _current(web, token), csrf, message=words)
     if action == "undo_vote":
@@ -118,7 +119,8 @@ def _change(web: Web, token: str, csrf: str, form: dict[str, list[str]]) -> Resp
         return web.error(400, "unknown action", "Use the buttons on the manage page.")
     try:
         cap = field(form, "max_papers").strip()
-        if cap and (not cap.isdigit() or not 1 <= int(cap) <= MAX_PAPERS):
+        kept = cap == str(sub.max_papers)  # the stored value always saves
+        if cap and not kept and (not cap.isdigit() or not 1 <= int(cap) <= MAX_PAPERS):
             raise DigestError(f"papers per email: a whole number from 1 to {MAX_PAPERS}")
         changed = choices_from_form(
             form,
@@ -128,6 +130,7 @@ def _change(web: Web, token: str, csrf: str, form: dict[str, list[str]]) -> Resp
             match=sub.match,
             max_papers=int(cap) if cap else None,
             active=sub.active,
+            paused=sub.paused,
             interests=field(form, "interests") or None,
             min_relevance=sub.min_relevance,
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +13,7 @@ from starlette.responses import Response
 from digest.web import archive, feeds
 from digest.web.context import Web
 
+_PAGE = re.compile(r"[1-9][0-9]*")
 NOT_FOUND = ("there is no page here", "Start from the latest digest, or search.")
 
 
@@ -60,7 +62,10 @@ async def paper(request: Request) -> Response:
 async def search(request: Request) -> Response:
     query = request.query_params.get("q", "")[:1000]
     raw = request.query_params.get("page", "1")
-    page = int(raw) if raw.isdigit() and 0 < int(raw) < 10_000 else 1
+    if not _PAGE.fullmatch(raw):  # "abc", "-1", "0": a bad address, not page 1
+        web: Web = request.app.state.web
+        return web.error(400, "page must be a whole number from 1", "Search again from the form.")
+    page = int(raw[:10])  # past the last page: 404, as for the day and tag pages
     return await _show(
         request, lambda w: archive.search_page(w.db(), w.settings, w.root, query, page)
     )

@@ -109,7 +109,7 @@ def _subscribe(web: Web, form: dict[str, list[str]], client: str, token: str) ->
         signup = create_signup(db, sub, _stamp(web))
         url = link(web.settings, web.secret, "confirm", "confirm", signup, 0)
         cadence = "weekly" if sub.frequency == "weekly" else "daily"
-        msg = confirmation(web.settings, sub.email, sub.name, cadence, url, now)
+        msg = confirmation(web.settings, sub.email, cadence, url, now)
         transport = web.mailer()
         try:
             transport.send(msg, _envelope(web), sub.email)

@@ -36,17 +36,21 @@ def token_subscriber(web: Web, purpose: str, token: str) -> tuple[Subscriber, bo
 
 def _answer(web: Web, token: str, post: bool) -> Response:
     try:
-        sub, current = token_subscriber(web, "unsubscribe", token)
+        sub, _ = token_subscriber(web, "unsubscribe", token)
     except TokenError as exc:
         return web.error(400 if str(exc) != GONE else 410, str(exc), GONE_HINT)
-    if not current:
-        if sub.active:  # an old link of someone who has subscribed again since
-            return web.error(410, GONE, GONE_HINT)
+    # An unsubscribe link from any email the reader was ever sent works, whatever
+    # happened since (they left and came back: the version moved on). Only the
+    # reader was sent it, and a one-click POST that unsubscribed nobody would
+    # break RFC 8058. Manage and vote links do end with the version.
+    out = not sub.active and not sub.paused
+    if post:  # a paused reader leaving is unsubscribed too (their links stop working)
+        if not out:
+            unsubscribe_id(web.db(), sub.id or 0)
+        return web.page("unsubscribe", done=True, email=sub.email)
+    if out:
         # Already out (a provider retrying, another link, the operator): saying
         # so reveals nothing the holder of the link did not know.
-        return web.page("unsubscribe", done=True, email=sub.email)
-    if post:  # a paused reader leaving is unsubscribed too (their links stop working)
-        unsubscribe_id(web.db(), sub.id or 0)
         return web.page("unsubscribe", done=True, email=sub.email)
     return web.page("unsubscribe", done=False, email=sub.email, action=f"{web.root}/u/{token}")
 
