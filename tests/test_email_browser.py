@@ -9,12 +9,12 @@ keeps them where a person can look).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import CHROMIUM, require_chromium
 from email_papers import FIRST_DUMP, build_library, mixed
 
 from digest.config import Settings
@@ -24,7 +24,6 @@ from digest.store import open_db
 from digest.store.summaries import listing
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
 WIDTHS = (360, 600, 1024)
 READER = Subscriber(email="ada@example.org", name="Ada", id=1)
 
@@ -79,10 +78,7 @@ AUDIT = """
 
 @pytest.fixture(scope="module")
 def browser():  # noqa: ANN201
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
-        pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

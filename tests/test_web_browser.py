@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import mail_support
 import pytest
+from browser_support import CHROMIUM, require_chromium
 from mail_support import settings_for
 from smtp_server import smtp_server
-from test_email_browser import AUDIT, CHROMIUM
+from test_email_browser import AUDIT
 from web_support import SECRET, link_in, running_web
 
 from digest.delivery import send_digests
@@ -51,10 +52,7 @@ def _shot(tab, folder: Path, name: str) -> None:  # noqa: ANN001
 def test_a_reader_subscribes_confirms_manages_and_leaves_in_a_browser(
     library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
-        pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DIGEST_WEB_SECRET", SECRET)  # `send` signs the links in emails

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
 from pathlib import Path
 
 import mail_support
 import pytest
+from browser_support import CHROMIUM, require_chromium
 from mail_support import body, settings_for
 from test_email_browser import AUDIT
 from web_support import SECRET, running_web
@@ -22,7 +22,6 @@ from digest.store.feedback import votes
 from digest.store.subscribers import get_subscriber, make_subscriber, save_subscriber
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
 library_template, library = mail_support.library_template, mail_support.library
 
 
@@ -34,10 +33,7 @@ def _votes(db_path: Path) -> list[tuple[int, int]]:
 def test_a_reader_reads_why_taps_more_like_this_confirms_and_undoes(
     library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
-        pytest.skip(f"no browser at {CHROMIUM}")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DIGEST_WEB_SECRET", SECRET)
