@@ -44,7 +44,7 @@ class LocalBackend(OpenAIBackend):
         # row mean the model cannot write the reply asked for.
         self._setup_hint = (
             f"the model {model_file.name} could not write valid replies: try a larger"
-            " instruction-tuned GGUF model ([llm] model_path), or backend = \"offline\""
+            ' instruction-tuned GGUF model ([llm] model_path), or backend = "offline"'
         )
         self.slots = max(1, min(llm.concurrency, MAX_SLOTS))
         self.llm = replace(self.llm, concurrency=self.slots)
