@@ -45,7 +45,8 @@ from digest.config import Settings
 from digest.ingest import ingest_paths
 from digest.render import environment
 from digest.store import open_db
-from digest.store.subscribers import make_subscriber, save_subscriber
+from digest.store.subscribers import save_subscriber
+from digest.subscriptions import make_subscriber
 from digest.summarize import pending_papers, summarize_papers
 from digest.transport import FileTransport, SMTPTransport
 

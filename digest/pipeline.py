@@ -90,7 +90,7 @@ def preflight(settings: Settings) -> None:
     exit status 2 instead of surfacing half-way as a failed step."""
     from digest.mail import sender, unsubscribe_target
     from digest.render import compile_templates
-    from digest.store.subscribers import check_config_subscribers
+    from digest.subscriptions import check_config_subscribers
     from digest.transport import SMTPTransport
 
     sender(settings)

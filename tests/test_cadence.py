@@ -22,8 +22,9 @@ from digest.sources.dumps import file_hash, parse_dump
 from digest.store import open_db
 from digest.store.papers import record_entries
 from digest.store.prune import history
-from digest.store.subscribers import make_subscriber, save_subscriber, select_papers
+from digest.store.subscribers import save_subscriber, select_papers
 from digest.store.summaries import listing
+from digest.subscriptions import make_subscriber
 from digest.summarize import pending_papers, summarize_papers
 
 MONDAY = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)  # a Monday, 07:00 UTC

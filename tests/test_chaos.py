@@ -22,8 +22,9 @@ from digest.config import Settings
 from digest.ingest import ingest_paths
 from digest.mail import build_message, render_email
 from digest.store import open_db
-from digest.store.subscribers import get_subscriber, make_subscriber, save_subscriber
+from digest.store.subscribers import get_subscriber, save_subscriber
 from digest.store.summaries import listing
+from digest.subscriptions import make_subscriber
 from digest.summarize import pending_papers, summarize_papers
 
 

@@ -16,7 +16,8 @@ from smtp_server import SMTPServer, free_port, smtp_server
 from digest.delivery import send_digests
 from digest.store import open_db
 from digest.store.deliveries import status_lines
-from digest.store.subscribers import make_subscriber, save_subscriber
+from digest.store.subscribers import save_subscriber
+from digest.subscriptions import make_subscriber
 from digest.transport import SMTPTransport
 
 library_template, library = mail_support.library_template, mail_support.library

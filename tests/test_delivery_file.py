@@ -14,7 +14,8 @@ from mail_support import body, delivered, expected_ids, listed_titles, settings_
 from digest.delivery import send_digests
 from digest.store import open_db
 from digest.store.deliveries import status_lines
-from digest.store.subscribers import make_subscriber, save_subscriber
+from digest.store.subscribers import save_subscriber
+from digest.subscriptions import make_subscriber
 
 library_template, library = mail_support.library_template, mail_support.library
 

@@ -128,7 +128,8 @@ def test_login_over_implicit_tls(library: Path, certificate: Certificate) -> Non
 
     from digest.delivery import send_digests
     from digest.store import open_db
-    from digest.store.subscribers import make_subscriber, save_subscriber
+    from digest.store.subscribers import save_subscriber
+    from digest.subscriptions import make_subscriber
     from digest.transport import SMTPTransport
 
     db = open_db(library)

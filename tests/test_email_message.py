@@ -20,7 +20,8 @@ from digest.errors import ConfigError, MailError
 from digest.mail import build_message, render_email
 from digest.models import Subscriber
 from digest.store import open_db
-from digest.store.subscribers import make_subscriber, save_subscriber
+from digest.store.subscribers import save_subscriber
+from digest.subscriptions import make_subscriber
 
 NASTY = {
     "id": 1,

@@ -21,7 +21,8 @@ from digest.rank.lexical import Matrix, Vectorizer, terms
 from digest.rank.score import Corpus, Ranker, logistic_weights, phrases
 from digest.store import open_db, open_memory
 from digest.store.feedback import set_vote, votes
-from digest.store.subscribers import get_subscriber, make_subscriber, save_subscriber
+from digest.store.subscribers import get_subscriber, save_subscriber
+from digest.subscriptions import make_subscriber
 
 library_template, library = mail_support.library_template, mail_support.library
 
@@ -228,7 +229,7 @@ def test_config_interests_likes_and_min_relevance_and_a_later_thumbs_down_sticks
 
 def test_bad_config_interests_are_named(tmp_path: Path) -> None:
     from digest.errors import ConfigError
-    from digest.store.subscribers import check_config_subscribers
+    from digest.subscriptions import check_config_subscribers
 
     config = tmp_path / "digest.toml"
     config.write_text('[[subscribers]]\nemail = "a@example.org"\nmin_relevance = "high"\n')

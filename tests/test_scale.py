@@ -21,7 +21,8 @@ from digest.store import open_db
 from digest.store.deliveries import pending_delivery, record_attempt, start_delivery
 from digest.store.papers import record_entries
 from digest.store.prune import history, pruned_counts
-from digest.store.subscribers import make_subscriber, save_subscriber
+from digest.store.subscribers import save_subscriber
+from digest.subscriptions import make_subscriber
 from digest.summarize import pending_papers, summarize_papers
 
 START = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)

@@ -16,13 +16,12 @@ from digest.errors import ConfigError, DigestError
 from digest.store import open_db
 from digest.store.subscribers import (
     get_subscriber,
-    make_subscriber,
-    normalize_email,
     save_subscriber,
     select_papers,
     sync_config_subscribers,
     unsubscribe,
 )
+from digest.subscriptions import make_subscriber, normalize_email
 
 VOCAB = Settings().vocabulary
 

@@ -11,7 +11,8 @@ import pytest
 from test_races import ROUNDS, _finish, _start
 
 from digest.store import open_db
-from digest.store.subscribers import make_subscriber, save_subscriber
+from digest.store.subscribers import save_subscriber
+from digest.subscriptions import make_subscriber
 
 pytestmark = pytest.mark.slow
 library_template, library = mail_support.library_template, mail_support.library

@@ -12,7 +12,8 @@ from web_support import SECRET, csrf_of, running_web
 from digest.signing import make_token
 from digest.store import open_db
 from digest.store.delivery_stats import delivery_summary
-from digest.store.subscribers import get_subscriber, make_subscriber, save_subscriber
+from digest.store.subscribers import get_subscriber, save_subscriber
+from digest.subscriptions import make_subscriber
 
 library_template, library = mail_support.library_template, mail_support.library
 

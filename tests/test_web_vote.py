@@ -18,7 +18,8 @@ from digest.delivery import send_digests
 from digest.signing import TokenError, make_token, make_vote_token, read_vote_token
 from digest.store import open_db
 from digest.store.feedback import votes
-from digest.store.subscribers import get_subscriber, make_subscriber, save_subscriber
+from digest.store.subscribers import get_subscriber, save_subscriber
+from digest.subscriptions import make_subscriber
 
 library_template, library = mail_support.library_template, mail_support.library
 

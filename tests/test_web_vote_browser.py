@@ -19,7 +19,8 @@ from web_support import SECRET, running_web
 from digest.delivery import send_digests
 from digest.store import open_db
 from digest.store.feedback import votes
-from digest.store.subscribers import get_subscriber, make_subscriber, save_subscriber
+from digest.store.subscribers import get_subscriber, save_subscriber
+from digest.subscriptions import make_subscriber
 
 pytestmark = pytest.mark.slow
 library_template, library = mail_support.library_template, mail_support.library

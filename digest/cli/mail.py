@@ -123,12 +123,8 @@ def subscribe(
     """
     from digest.errors import DigestError, InputError
     from digest.store.feedback import find_paper, set_vote
-    from digest.store.subscribers import (
-        get_subscriber,
-        keep_unless_given,
-        make_subscriber,
-        save_subscriber,
-    )
+    from digest.store.subscribers import get_subscriber, save_subscriber
+    from digest.subscriptions import keep_unless_given, make_subscriber
 
     try:
         known = None if reset else get_subscriber(app.db, email)

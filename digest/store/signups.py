@@ -16,7 +16,8 @@ from sqlite_utils import Database
 from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.store import inserted_id, utcnow
-from digest.store.subscribers import make_subscriber, save_subscriber
+from digest.store.subscribers import save_subscriber
+from digest.subscriptions import make_subscriber
 
 
 class SignupUsed(DigestError):

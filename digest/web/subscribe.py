@@ -24,7 +24,8 @@ from digest.models import Subscriber
 from digest.signing import CONFIRM_MAX_AGE_S, TokenError, link, read_token
 from digest.smtp_errors import SendFailure
 from digest.store.signups import SignupUsed, allow, confirm_signup, create_signup, get_signup
-from digest.store.subscribers import make_subscriber, subscriber_by_id
+from digest.store.subscribers import subscriber_by_id
+from digest.subscriptions import make_subscriber
 from digest.web.context import Web
 from digest.web.emails import confirmation
 from digest.web.forms import FormError, check_csrf, csrf_token, field, read_form, set_csrf
