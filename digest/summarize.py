@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -91,15 +92,17 @@ def pending_papers(
     limit: int | None = None,
 ) -> list[Paper]:
     """Papers this backend (model + prompt version) has not summarised yet."""
-    return unsummarised(
-        db,
-        model=backend.model,
-        prompt_version=backend.prompt_version,
-        paper_ids=paper_ids,
-        force=force,
-        limit=limit,
-        offline=backend.name == OFFLINE,
-    )
+    return unsummarised(db, paper_ids=paper_ids, force=force, limit=limit, **_done_by(backend))
+
+
+def _done_by(backend: Backend) -> dict[str, Any]:
+    """What makes a stored summary this backend's own: its model and prompt
+    version, or for the offline backend any summary at all."""
+    return {
+        "model": backend.model,
+        "prompt_version": backend.prompt_version,
+        "offline": backend.name == OFFLINE,
+    }
 
 
 class PagedPapers(Collection[Paper]):
@@ -127,14 +130,7 @@ def pending_ids(
     db: Database, backend: Backend, *, force: bool = False, limit: int | None = None
 ) -> list[int]:
     """The ids of `pending_papers`, best rank first."""
-    return unsummarised_ids(
-        db,
-        model=backend.model,
-        prompt_version=backend.prompt_version,
-        force=force,
-        limit=limit,
-        offline=backend.name == OFFLINE,
-    )
+    return unsummarised_ids(db, force=force, limit=limit, **_done_by(backend))
 
 
 def summarize_pending(

@@ -134,12 +134,10 @@ def open_db(
         db.execute("PRAGMA synchronous = NORMAL")
         _migrate(db, path)
     except sqlite3.DatabaseError as exc:
-        translated = translate(exc)
-        if translated is not exc:
-            raise translated from exc
-        raise StoreError(
+        raise _in_words(
+            exc,
             f"{path} cannot be used as the digest database ({exc}): "
-            "point --db / DIGEST_DB at another file"
+            "point --db / DIGEST_DB at another file",
         ) from exc
     return db
 
@@ -158,14 +156,19 @@ def _migrate(db: Database, path: Path) -> None:
         with db.atomic():
             migrations.apply(db)
     except sqlite3.DatabaseError as exc:
-        translated = translate(exc)
-        if translated is not exc:
-            raise translated from exc
-        raise StoreError(
+        raise _in_words(
+            exc,
             f"upgrading the database {path} failed ({exc}); it was left as it was and "
             "nothing in it is lost: keep the file, use it with the digest version that "
-            "wrote it, and report this"
+            "wrote it, and report this",
         ) from exc
+
+
+def _in_words(exc: sqlite3.DatabaseError, otherwise: str) -> Exception:
+    """`translate`'s one line for a known SQLite failure (busy, read-only, disk
+    full), else a StoreError saying `otherwise`."""
+    translated = translate(exc)
+    return translated if translated is not exc else StoreError(otherwise)
 
 
 def _unwritable(path: Path, folder: Path) -> str | None:

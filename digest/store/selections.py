@@ -15,6 +15,8 @@ import json
 
 from sqlite_utils import Database
 
+from digest.errors import StoreError
+
 
 def selection_id(db: Database, paper_ids: list[int], reasons: dict[int, str] | None = None) -> int:
     """The id of the selection holding exactly `paper_ids` (in order) and the
@@ -36,7 +38,9 @@ def selection_id(db: Database, paper_ids: list[int], reasons: dict[int, str] | N
     cursor = db.execute(
         "INSERT INTO selections (hash, papers, reasons) VALUES (?, ?, ?)", [key, papers, because]
     )
-    return int(cursor.lastrowid or 0)
+    if cursor.lastrowid is None:
+        raise StoreError("no id for the selection just stored")
+    return cursor.lastrowid
 
 
 def selection(db: Database, selection: int | None) -> tuple[list[int], dict[int, str]]:
