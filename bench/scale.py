@@ -305,7 +305,9 @@ def _body(rows: list, per: dict, connections: int) -> str:
         " they are written): 60% of readers unfiltered, 30% with 1-3 tags, 10% with keywords;"
         " 60 papers a day; every reader emailed every day. *Select* is the per-reader"
         " selection step of a send (rejected streak, pending digest, sent today?, the due"
-        " papers), *render* both bodies of the email; medians over 300 readers. *Status* is"
+        " papers), *render* both bodies of one reader's email in full (a send renders each"
+        " distinct digest once and fills readers in: digest/bodies.py); medians over 300"
+        " readers. *Status* is"
         " `digest status` (the summary), median of 3.",
         "",
         table(

@@ -41,8 +41,8 @@ class SharedBodies:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.rendered = 0  # full renders (stand-in or per reader), for the benchmark
-        self.filled = 0
+        self.rendered = 0  # renders: with stand-ins (one per distinct digest) or in full
+        self.filled = 0  # emails filled in from a render with stand-ins
         self._word = "zq" + secrets.token_hex(6)
         self._slot = re.compile(self._word + r"([a-z]+)(\d*)" + self._word)
         self._cache: OrderedDict[Any, RenderedEmail] = OrderedDict()

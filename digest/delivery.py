@@ -171,7 +171,7 @@ def _send_all(
     finally:
         pool.close()
     log.info(
-        "%d full renders, %d emails filled in from a shared render", bodies.rendered, bodies.filled
+        "%d renders for %d emails filled in from a shared one", bodies.rendered, bodies.filled
     )
     return report
 
