@@ -10,11 +10,11 @@ from sqlite_utils import Database
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.locks import holder as lock_holder
+from digest.status.model_calls import model_call_lines
+from digest.status.readers import reader_lines
 from digest.store import db_file
-from digest.store.deliveries import status_lines as mail_status_lines
 from digest.store.delivery_stats import delivery_summary, emails_of
 from digest.store.links import lookup_counts
-from digest.store.llm_calls import status_lines as llm_status_lines
 from digest.store.papers import last_source
 from digest.store.runs import last_run, process_alive
 from digest.store.summaries import counts
@@ -51,14 +51,14 @@ def collect(
     run = last_run(db, "run")
     text["runs"] = _run_lines(run)
     text["schedule"] = _schedule_lines(settings)
-    text["model calls"] = llm_status_lines(db, settings)
+    text["model calls"] = model_call_lines(db, settings)
     summary = not subscribers and not every_reader and mail["readers"] > PER_READER_UP_TO
     if subscribers:
-        text["subscribers"] = mail_status_lines(db, settings, emails=subscribers)
+        text["subscribers"] = reader_lines(db, settings, emails=subscribers)
     elif summary:
         text["subscribers"] = _summary_lines(db, settings, mail)
     else:
-        text["subscribers"] = mail_status_lines(db, settings)
+        text["subscribers"] = reader_lines(db, settings)
     text["subscribers"] += _signup_lines(db)
     ranking = _ranked_count(db) if summary else _ranking_lines(db, settings, subscribers)
     if ranking:
@@ -105,7 +105,7 @@ def _summary_lines(db: Database, settings: Settings, mail: dict[str, Any]) -> li
         more = f" (the first {len(shown)})" if need > len(shown) else ""
         who = "1 reader needs" if need == 1 else f"{need} readers need"
         lines.append(f"{who} attention{more}:")
-        lines += ["  " + line for line in mail_status_lines(db, settings, emails=shown)]
+        lines += ["  " + line for line in reader_lines(db, settings, emails=shown)]
     else:
         lines.append("no reader needs attention")
     lines.append("one line per reader: `digest status --all`, or `--subscriber EMAIL`")
