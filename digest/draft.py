@@ -20,6 +20,7 @@ from digest.config import Settings
 from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.rank import Ranking
+from digest.roster import limits
 from digest.store.deliveries import Delivery, pending_delivery, sent_on_day
 from digest.store.subscribers import select_papers
 from digest.store.summaries import listing
@@ -61,7 +62,7 @@ def draft_for(
         return Draft(pending, pending.paper_ids, pending.digest_date, "", reasons=pending.reasons)
     if not force and sent_on_day(db, reader_id(sub), day):
         return Draft(None, [], day, f"{ALREADY} of {day} (`digest send --force` sends another)")
-    selection = select_papers(db, settings, sub, now)
+    selection = select_papers(db, sub, now, limits(settings))
     waiting = selection.waits_until is not None
     if waiting:
         return Draft(None, [], day, selection.reason, waiting)

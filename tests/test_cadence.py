@@ -18,6 +18,7 @@ from digest.cadence import next_weekly, week_start
 from digest.config import Settings
 from digest.delivery import send_digests
 from digest.models import IngestReport
+from digest.roster import limits
 from digest.sources.dumps import file_hash, parse_dump
 from digest.store import open_db
 from digest.store.papers import record_entries
@@ -172,7 +173,7 @@ def test_match_any_takes_either_tags_or_keywords_and_all_takes_both(setup) -> No
     for match, expected in (("all", tagged & worded), ("any", tagged | worded)):
         subscribe(db, f"{match}@example.org", at(-1), match=match, max_papers=500, **filters)
         sub = next(s for s in _subs(db) if s.email == f"{match}@example.org")
-        chosen = set(select_papers(db, settings, sub, at(0)).paper_ids)
+        chosen = set(select_papers(db, sub, at(0), limits(settings)).paper_ids)
         assert chosen == expected - excluded, match
 
 

@@ -210,7 +210,7 @@ def test_config_interests_likes_and_min_relevance_and_a_later_thumbs_down_sticks
         '[[subscribers]]\nemail = "ada@example.org"\ninterests = "causal inference"\n'
         'like = ["2", "2999.00001"]\nmin_relevance = 0.02\n'
     )
-    from digest.store.subscribers import sync_config_subscribers
+    from digest.roster import sync_config_subscribers
 
     db = open_db(library)
     changes = sync_config_subscribers(db, load_settings(str(config)))

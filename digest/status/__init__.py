@@ -203,6 +203,7 @@ def _ranking_lines(db: Database, settings: Settings, emails: list[str] | None = 
     """Per reader who gave interests or votes: what ranks their papers, and how
     many due papers their min relevance holds back (they are not lost)."""
     from digest.rank import Ranking
+    from digest.roster import limits
     from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
 
     now = datetime.now(UTC)
@@ -221,7 +222,7 @@ def _ranking_lines(db: Database, settings: Settings, emails: list[str] | None = 
         )
         line = f"{sub.email}: ranked by {' + '.join(signals)}"
         if sub.min_relevance is not None:
-            selection = select_papers(db, settings, sub, now)
+            selection = select_papers(db, sub, now, limits(settings))
             plan = ranking.plan(sub, selection.due, selection.cap)
             line += (
                 f"; {plural(plan.held_back, 'due paper')}"

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 from digest.cadence import describe
 from digest.config import Settings
 from digest.models import Subscriber
+from digest.roster import limits
 from digest.store.deliveries import (
     REJECTED_LIMIT,
     last_error,
@@ -50,7 +51,7 @@ def _reader_line(db: Database, settings: Settings, sub: Subscriber, now: datetim
         parts.append(f"last email {_short(last['sent_at'])} ({_papers(last['paper_count'])})")
     else:
         parts.append("never emailed")
-    selection = select_papers(db, settings, sub, now)
+    selection = select_papers(db, sub, now, limits(settings))
     pending = pending_delivery(db, sub.id)
     if pending:
         parts.append(

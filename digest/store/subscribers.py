@@ -12,20 +12,18 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlite_utils import Database
 
 from digest import cadence
-from digest.config import Settings
-from digest.dates import digest_day
 from digest.errors import InputError
+from digest.identity import normalize_email
 from digest.models import Subscriber
 from digest.store import inserted_id, utcnow
 from digest.store.prune import horizon
 from digest.store.summaries import SHOWN_TAGS, fts_query
-from digest.subscriptions import check_config_subscribers, normalize_email
 
 # A new subscriber's first digest reaches back this far before the moment they
 # subscribed (the latest daily batch), not over the whole max_age_days backlog.
@@ -131,30 +129,41 @@ def list_subscribers(
     return [_to_subscriber(r) for r in rows]
 
 
-def sync_config_subscribers(db: Database, settings: Settings) -> list[str]:
-    """Create or update the [[subscribers]] of the config file; returns what changed.
+@dataclass(frozen=True)
+class Change:
+    """One thing a sync of listed subscribers did: `what` is created | updated
+    (the subscriber), liked (`detail`: the paper's title) or unknown-like
+    (`detail`: the identifier no stored paper has yet)."""
 
-    The config is the source of truth for the filters of the addresses it
-    lists, but it never re-subscribes someone who unsubscribed (only
-    `digest subscribe` does): an unsubscribe must stick.
+    email: str
+    what: str
+    detail: str = ""
+
+
+def sync_subscribers(
+    db: Database, subs: list[Subscriber], likes: dict[str, list[str]]
+) -> list[Change]:
+    """Create or update the given (already validated) subscribers, and add the
+    papers each `likes` (by address) as likes; returns what changed.
+
+    The list is the source of truth for the filters of the addresses on it,
+    but it never re-subscribes someone who unsubscribed (only `digest
+    subscribe` does): an unsubscribe must stick.
     """
-    where = settings.config_path or "config"
-    wanted = check_config_subscribers(settings)
-    likes = {normalize_email(e["email"]): list(e.get("like", [])) for e in settings.subscribers}
     changes = []
-    for sub in wanted:
+    for sub in subs:
         row = _row(db, sub.email)
         if row is not None and not row["active"]:
             sub = dataclasses.replace(sub, active=False, paused=bool(row["paused"]))
         sub_id, what = save_subscriber(db, sub)
         if what != "unchanged":
-            changes.append(f"{what} {sub.email} from {where}")
-        changes += _config_likes(db, sub_id, sub.email, likes.get(sub.email, []), where)
+            changes.append(Change(sub.email, what))
+        changes += _likes(db, sub_id, sub.email, likes.get(sub.email, []))
     return changes
 
 
-def _config_likes(db: Database, sub_id: int, email: str, likes: list[str], where: str) -> list[str]:
-    """Add the config's `like` papers as likes (never over a vote the reader gave)."""
+def _likes(db: Database, sub_id: int, email: str, likes: list[str]) -> list[Change]:
+    """Add the `like` papers as likes (never over a vote the reader gave)."""
     from digest.store.feedback import add_like, find_paper
 
     changes = []
@@ -162,14 +171,22 @@ def _config_likes(db: Database, sub_id: int, email: str, likes: list[str], where
         try:
             paper = find_paper(db, ident)
         except InputError:
-            changes.append(
-                f"{email}: like {ident!r} from {where} is not a stored paper yet"
-                " (it counts once the paper is ingested)"
-            )
+            changes.append(Change(email, "unknown-like", ident))
             continue
         if add_like(db, sub_id, paper["id"]):
-            changes.append(f"{email} likes {paper['title']!r} (from {where})")
+            changes.append(Change(email, "liked", paper["title"]))
     return changes
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What every reader's selection obeys: [digest] max_age_days and max_papers
+    (the cap of a reader who set none), and the time zone that dates a digest
+    day ([schedule] timezone), which decides a weekly reader's day."""
+
+    max_age_days: int
+    max_papers: int
+    tz: tzinfo = UTC
 
 
 @dataclass
@@ -201,7 +218,7 @@ class Selection:
         return "no new papers"
 
 
-def select_papers(db: Database, settings: Settings, sub: Subscriber, now: datetime) -> Selection:
+def select_papers(db: Database, sub: Subscriber, now: datetime, limits: Limits) -> Selection:
     """The papers `sub` should get now, best rank first, capped.
 
     Due: summarised, first seen within [digest] max_age_days (and at most
@@ -212,7 +229,7 @@ def select_papers(db: Database, settings: Settings, sub: Subscriber, now: dateti
     and nothing on the other days.
     """
     weekly = sub.frequency == "weekly"
-    since = now - (cadence.WEEK if weekly else timedelta(days=settings.digest.max_age_days))
+    since = now - (cadence.WEEK if weekly else timedelta(days=limits.max_age_days))
     row = _row(db, sub.email)
     started = row["active_since"] if row else None
     if started:
@@ -233,15 +250,15 @@ def select_papers(db: Database, settings: Settings, sub: Subscriber, now: dateti
     rows = db.execute(
         f"SELECT p.id {base} AND {_SUMMARISED}{filters} ORDER BY {order}", params + fparams
     ).fetchall()
-    cap = sub.max_papers or settings.digest.max_papers
+    cap = sub.max_papers or limits.max_papers
     waits = None
     if weekly and sub.id is not None:
         last = db.execute(
             "SELECT MAX(digest_date) FROM deliveries WHERE subscriber_id = ? AND status = 'sent'",
             [sub.id],
         ).fetchone()[0]
-        day = date.fromisoformat(digest_day(settings, now))
-        joined = digest_day(settings, datetime.fromisoformat(started)) if started else None
+        day = _day(now, limits.tz)
+        joined = _day(datetime.fromisoformat(started), limits.tz).isoformat() if started else None
         waits = cadence.next_weekly(day, sub.weekday or cadence.DEFAULT_WEEKDAY, last, joined)
     return Selection(
         [] if waits else [r[0] for r in rows[:cap]],
@@ -254,6 +271,13 @@ def select_papers(db: Database, settings: Settings, sub: Subscriber, now: dateti
         [] if waits else [r[0] for r in rows],
         cap,
     )
+
+
+def _day(moment: datetime, tz: tzinfo) -> date:
+    """The digest day of a moment (a naive one is UTC), as digest.dates dates a run."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz).date()
 
 
 def _filters(sub: Subscriber) -> tuple[str, list[Any]]:
