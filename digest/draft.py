@@ -20,9 +20,9 @@ from digest.config import Settings
 from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.rank import Ranking
-from digest.roster import limits
+from digest.roster import limits, nothing_due
 from digest.store.deliveries import Delivery, pending_delivery, sent_on_day
-from digest.store.subscribers import select_papers
+from digest.store.due import select_papers
 from digest.store.summaries import listing
 from digest.text import plural
 
@@ -65,11 +65,11 @@ def draft_for(
     selection = select_papers(db, sub, now, limits(settings))
     waiting = selection.waits_until is not None
     if waiting:
-        return Draft(None, [], day, selection.reason, waiting)
+        return Draft(None, [], day, nothing_due(selection, sub), waiting)
     # Ranked before the cap: the reader's best papers go first, the rest roll over.
     plan = ranking.plan(sub, selection.due, selection.cap)
     held = ""
-    reason = selection.reason
+    reason = nothing_due(selection, sub)
     if plan.held_back:
         floor = f"min relevance {sub.min_relevance:g}"
         if plan.paper_ids:

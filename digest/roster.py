@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
+from digest.cadence import describe
 from digest.config import Settings
 from digest.dates import zone
 from digest.identity import normalize_email
-from digest.store.subscribers import Change, Limits, sync_subscribers
+from digest.models import Subscriber
+from digest.store.due import Limits, Selection
+from digest.store.subscribers import Change, sync_subscribers
 from digest.subscriptions import check_config_subscribers
 
 
@@ -25,6 +28,21 @@ def limits(settings: Settings) -> Limits:
         max_papers=settings.digest.max_papers,
         tz=zone(settings.schedule.timezone),
     )
+
+
+def nothing_due(selection: Selection, sub: Subscriber) -> str:
+    """Why nothing is due to `sub`, in words (empty when something is)."""
+    if selection.waits_until:
+        so_far = f" ({selection.matching} papers so far)" if selection.matching else ""
+        cadence = describe(sub.frequency, sub.weekday)
+        return f"{cadence}: next email on {selection.waits_until}{so_far}"
+    if selection.matching:
+        return ""
+    if selection.new:
+        return f"all {selection.new} new papers filtered out by tags/keywords"
+    if selection.unsummarised:
+        return f"no new papers yet ({selection.unsummarised} wait for a summary)"
+    return "no new papers"
 
 
 def sync_config_subscribers(db: Database, settings: Settings) -> list[str]:

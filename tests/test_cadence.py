@@ -21,9 +21,10 @@ from digest.models import IngestReport
 from digest.roster import limits
 from digest.sources.dumps import file_hash, parse_dump
 from digest.store import open_db
+from digest.store.due import select_papers
 from digest.store.papers import record_entries
 from digest.store.prune import history
-from digest.store.subscribers import save_subscriber, select_papers
+from digest.store.subscribers import save_subscriber
 from digest.store.summaries import listing
 from digest.subscriptions import make_subscriber
 from digest.summarize import pending_papers, summarize_papers

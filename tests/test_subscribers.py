@@ -13,12 +13,12 @@ from mail_support import LATER_DUMP, add_papers, expected_ids, settings_for
 
 from digest.config import Settings, load_settings
 from digest.errors import ConfigError, DigestError
-from digest.roster import limits, sync_config_subscribers
+from digest.roster import limits, nothing_due, sync_config_subscribers
 from digest.store import open_db
+from digest.store.due import select_papers
 from digest.store.subscribers import (
     get_subscriber,
     save_subscriber,
-    select_papers,
     unsubscribe,
 )
 from digest.subscriptions import make_subscriber, normalize_email
@@ -244,7 +244,7 @@ def test_papers_older_than_max_age_are_no_longer_due(library: Path) -> None:
     settings = settings_for(library)
     later = datetime.now(UTC) + timedelta(days=settings.digest.max_age_days, minutes=1)
     selection = select_papers(db, sub, later, limits(settings))
-    assert (selection.paper_ids, selection.reason) == ([], "no new papers")
+    assert (selection.paper_ids, nothing_due(selection, sub)) == ([], "no new papers")
     assert select_papers(db, sub, later - timedelta(days=1), limits(settings)).matching == 52
 
 
@@ -266,19 +266,19 @@ def test_unsummarised_papers_wait_and_the_reason_says_so(library: Path) -> None:
     settings = settings_for(library)
     now = datetime.now(UTC)
     matching = select_papers(db, sub, now, limits(settings)).matching
-    assert select_papers(db, sub, now, limits(settings)).reason == ""
+    assert nothing_due(select_papers(db, sub, now, limits(settings)), sub) == ""
     assert matching == len(expected_ids(library, tags=("3d",)))
     db.execute("DELETE FROM summaries")
     selection = select_papers(db, sub, now, limits(settings))
     assert selection.paper_ids == []
-    assert selection.reason == "no new papers yet (52 wait for a summary)"
+    assert nothing_due(selection, sub) == "no new papers yet (52 wait for a summary)"
 
 
 def test_reason_names_filters_when_everything_is_filtered_out(library: Path) -> None:
     db = open_db(library)
     sub = _subscribe(db, "ada@example.org", keywords=["zzzzunlikelyword"])
     selection = select_papers(db, sub, datetime.now(UTC), limits(settings_for(library)))
-    assert selection.reason == "all 52 new papers filtered out by tags/keywords"
+    assert nothing_due(selection, sub) == "all 52 new papers filtered out by tags/keywords"
 
 
 def test_new_papers_join_the_selection_after_another_dump(library: Path) -> None:

@@ -204,7 +204,8 @@ def _ranking_lines(db: Database, settings: Settings, emails: list[str] | None = 
     many due papers their min relevance holds back (they are not lost)."""
     from digest.rank import Ranking
     from digest.roster import limits
-    from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
+    from digest.store.due import select_papers
+    from digest.store.subscribers import get_subscriber, list_subscribers
 
     now = datetime.now(UTC)
     ranking = Ranking(db, settings, now)

@@ -13,7 +13,7 @@ from sqlite_utils import Database
 from digest.cadence import describe
 from digest.config import Settings
 from digest.models import Subscriber
-from digest.roster import limits
+from digest.roster import limits, nothing_due
 from digest.store.deliveries import (
     REJECTED_LIMIT,
     last_error,
@@ -21,7 +21,8 @@ from digest.store.deliveries import (
     pending_delivery,
     rejected_streak,
 )
-from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
+from digest.store.due import select_papers
+from digest.store.subscribers import get_subscriber, list_subscribers
 from digest.text import plural
 
 
@@ -66,7 +67,7 @@ def _reader_line(db: Database, settings: Settings, sub: Subscriber, now: datetim
         if selection.waits_until:
             parts.append(f"next email on {selection.waits_until}")
     elif not pending:
-        parts.append(f"nothing pending: {selection.reason}")
+        parts.append(f"nothing pending: {nothing_due(selection, sub)}")
     streak, _ = rejected_streak(db, sub.id)
     error = last_error(db, sub.id)
     if error:
