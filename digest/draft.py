@@ -38,6 +38,7 @@ class Draft:
     waiting: bool = False  # a weekly subscriber on another day
     reasons: dict[int, str] = field(default_factory=dict)  # why each paper is in it
     held_back: str = ""  # the papers under the reader's min relevance, in words
+    held: int | None = None  # how many, when the reader's papers were ranked now
 
 
 def reader_id(sub: Subscriber) -> int:
@@ -77,7 +78,15 @@ def draft_for(
             held = f"{count} under {floor} held back"
         else:
             reason = f"all {plan.held_back} due papers are under {floor} (held back)"
-    return Draft(None, plan.paper_ids, day, reason, reasons=plan.reasons, held_back=held)
+    return Draft(
+        None,
+        plan.paper_ids,
+        day,
+        reason,
+        reasons=plan.reasons,
+        held_back=held,
+        held=plan.held_back,
+    )
 
 
 def papers_of(

@@ -29,6 +29,7 @@ def test_stages_import_only_downwards() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Stages import only downwards KEPT" in result.stdout
     assert "The store knows no settings KEPT" in result.stdout
+    assert "Status reads only the record KEPT" in result.stdout
     assert " 0 broken" in result.stdout
 
 

@@ -261,4 +261,5 @@ def test_every_written_step_is_applied_once_in_the_order_shipped() -> None:
         "m071_delivery_indexes",
         "m072_compact_deliveries",
         "m080_subscriber_paused",
+        "m100_subscriber_held_back",
     ]

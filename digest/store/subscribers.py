@@ -66,7 +66,8 @@ def save_subscriber(
             return row["id"], "unchanged"
         if sub.active and not row["active"]:
             values["active_since"] = now
-        db.table("subscribers").update(row["id"], {**values, "updated": now})
+        # What the old settings held back says nothing about the new ones.
+        db.table("subscribers").update(row["id"], {**values, "updated": now, "held_back": None})
         return row["id"], "updated"
 
 

@@ -32,6 +32,7 @@ STEPS = (
     later.m071_delivery_indexes,
     later.m072_compact_deliveries,
     later.m080_subscriber_paused,
+    later.m100_subscriber_held_back,
 )
 
 migrations = Migrations("digest")

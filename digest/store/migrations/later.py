@@ -1,5 +1,5 @@
 """Schema steps since the first schema (m020 on): cadence, link lookups, the web,
-relevance, the delivery record kept compact, pauses.
+relevance, the delivery record kept compact, pauses, what a floor held back.
 
 Append-only: never edit a shipped step; add a new one at the end of this file
 and to the list in digest/store/migrations/__init__.py.
@@ -194,3 +194,10 @@ def m080_subscriber_paused(db: Database) -> None:
     # before) but has not left: `paused` tells the two apart for the operator
     # (`digest subscribers`, `status`, `send`) and keeps their filters for the resume.
     db.table("subscribers").add_column("paused", int, not_null_default=0)
+
+
+def m100_subscriber_held_back(db: Database) -> None:
+    # How many due papers the reader's min_relevance held back when the last send
+    # ranked their papers (NULL: not ranked since their settings last changed), so
+    # `digest status` reports it from the record instead of ranking again.
+    db.table("subscribers").add_column("held_back", int)
