@@ -1,4 +1,9 @@
-"""Everything `digest status` reports, gathered from the store in one place."""
+"""Everything `digest status` reports, gathered from the store in one place.
+
+Read from the record and the store's counts only: nothing here ranks,
+summarises or fetches (an import-linter contract keeps it so), so a status
+never waits for a model or the network, whatever the settings name.
+"""
 
 from __future__ import annotations
 
