@@ -4,11 +4,12 @@
 OpenAI-compatible server; `local` runs a GGUF model with llama.cpp on this
 machine (the `openai` code path against a server it starts). Look one up with `get_backend`.
 
-A backend only summarises: it reads nothing from the store and writes nothing to
-it. `summarize_many` yields one `Outcome` per paper, with the model calls it made,
-and digest/summarize.py stores each one (summary or stand-in, and its logged calls)
-as it comes. That keeps the store's rules (what counts as done, the summarise lock
-taken before any paid call, one transaction per paid paper) in one place.
+A backend only summarises: it imports nothing from the store and writes nothing
+to it. `summarize_many` yields one `Outcome` per paper, with the model calls it
+made, and digest/summarize/writer.py stores each one (summary or stand-in, and its
+logged calls) as it comes. That keeps the store's rules (what counts as done, the
+summarise lock taken before any paid call, one transaction per paid paper) in one
+place.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ and tags as one JSON object. Requests run concurrently on `AsyncOpenAI`,
 with `[llm] concurrency` workers bounding how many are in flight (llm_batch);
 the SDK's own retries deal with 429 (honouring Retry-After), 5xx, timeouts and
 dropped connections. Each finished paper comes out as an Outcome with the calls
-it took, and digest/summarize.py commits it at once, so an interrupted run
+it took, and digest/summarize/writer.py commits it at once, so an interrupted run
 loses nothing done and the next one picks up the rest.
 
 Failures are sorted by reach (see llm_errors): a setup problem stops the run

@@ -1,7 +1,7 @@
 """The log of model calls: one row per request, with tokens, latency and cost.
 
 A paper's calls and its summary are written in one small transaction (by
-digest/summarize.py, the one writer), so a crash never leaves a paid-for call
+digest/summarize/writer.py, the one writer), so a crash never leaves a paid-for call
 unrecorded next to a summary, or a summary without the calls that made it.
 """
 
