@@ -224,8 +224,6 @@ def _summarise(
 
     def progress(done: SummarizeReport) -> None:
         report.summarised, report.fell_back = done.done, done.fell_back
-        if should_stop():
-            raise Interrupted
 
     try:
         backend = get_backend(settings.llm.backend, settings)

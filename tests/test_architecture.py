@@ -30,6 +30,7 @@ def test_stages_import_only_downwards() -> None:
     assert "Stages import only downwards KEPT" in result.stdout
     assert "The store knows no settings KEPT" in result.stdout
     assert "Status reads only the record KEPT" in result.stdout
+    assert "summarize alone KEPT" in result.stdout
     assert " 0 broken" in result.stdout
 
 

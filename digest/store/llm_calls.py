@@ -1,37 +1,23 @@
 """The log of model calls: one row per request, with tokens, latency and cost.
 
-A paper's calls and its summary are written in one small transaction, so a
-crash never leaves a paid-for call unrecorded next to a summary, or a
-summary without the calls that made it.
+A paper's calls and its summary are written in one small transaction (by
+digest/summarize/writer.py, the one writer), so a crash never leaves a paid-for call
+unrecorded next to a summary, or a summary without the calls that made it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
-from digest.models import Summary
+from digest.models import LLMCall, Summary
 from digest.secrets import scrub
 from digest.store import utcnow
 from digest.store.summaries import save_summary
 
 SUMMARISING_RUNS = ("summarize", "run", "build", "tag")  # every kind that can call a model
-
-
-@dataclass(frozen=True)
-class LLMCall:
-    """One request to the model. `status`: ok | repaired | invalid | error."""
-
-    status: str
-    latency_ms: float
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cost: float = 0.0
-    error: str | None = None
-    finish_reason: str | None = None  # "stop", "length" (cut at max_tokens), ...
 
 
 def save_outcome(
