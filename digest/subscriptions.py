@@ -10,12 +10,14 @@ import difflib
 import re
 from collections.abc import Iterable
 from email.utils import parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digest import cadence
-from digest.config import Settings
 from digest.errors import ConfigError, DigestError
 from digest.models import Subscriber
+
+if TYPE_CHECKING:
+    from digest.config import Settings
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
