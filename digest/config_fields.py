@@ -194,16 +194,16 @@ def _templates(value: str) -> str:
 
     folder = Path(value).expanduser()
     if not folder.is_dir():
-        raise Bad(f"{value} is not a folder: fix or remove the key")
+        raise Bad(f"{value!r} is not a folder: fix or remove the key")
     env = jinja2.Environment()
     env.filters.update(dict.fromkeys(TEMPLATE_FILTERS, str))
     for path in sorted(folder.glob("*.j2")):
         try:
             env.compile(path.read_text(encoding="utf-8"), path.name, str(path))
         except jinja2.TemplateSyntaxError as exc:
-            raise Bad(f"{value}: {path.name} line {exc.lineno}: {exc.message}") from None
+            raise Bad(f"{value!r}: {path.name} line {exc.lineno}: {exc.message}") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise Bad(f"{value}: cannot read {path.name} ({exc})") from None
+            raise Bad(f"{value!r}: cannot read {path.name} ({exc})") from None
     return value
 
 

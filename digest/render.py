@@ -76,20 +76,6 @@ def _wrapped(env: jinja2.Environment, s: str, width: int, args: tuple, kwargs: t
     return jinja2.filters.do_wordwrap(env, s, width, *args, **dict(kwargs))
 
 
-TEMPLATES = ("digest.md.j2", "email.html.j2", "email.txt.j2")
-
-
-def compile_templates(templates_dir: str | None = None) -> None:
-    """Compile every template now, so a mistake in a user's template stops a run at
-    its start (exit 2) rather than after the papers were fetched and summarised."""
-    env = environment(templates_dir)
-    for name in TEMPLATES:
-        try:
-            env.get_template(name)
-        except jinja2.TemplateError as exc:
-            raise _template_error(exc, name) from exc
-
-
 def render(name: str, templates_dir: str | None = None, **context: Any) -> str:
     """Render one template by file name with the given context."""
     try:
