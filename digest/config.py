@@ -11,10 +11,8 @@ the environment variable holding them is.
 from __future__ import annotations
 
 import os
-import tomllib
 import typing
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -39,13 +37,12 @@ from digest.config_fields import (
     usable_url,
     vocabulary,
 )
-from digest.config_origins import Origins, toml_lines, translate, unknown_key
-from digest.errors import ConfigError
+from digest.config_origins import Origins, gather, translate
 from digest.models import BACKENDS, OFFLINE
 from digest.resources import default_vocabulary
 
 # Where the values being checked came from: set while `load_settings` builds the model.
-_LOADING: ContextVar[Origins] = ContextVar("settings_origins", default=Origins())
+_LOADING: ContextVar[Origins | None] = ContextVar("settings_origins", default=None)
 Positive = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 _LANGUAGE = ' naming a language, e.g. "English" (it goes into the model\'s instructions)'
@@ -66,7 +63,8 @@ class _Table(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise translate(exc, _LOADING.get(), TABLES, within=self.table) from None
+            origins = _LOADING.get() or Origins()
+            raise translate(exc, origins, TABLES, within=self.table) from None
 
 
 class SourcesConfig(_Table):
@@ -234,25 +232,6 @@ TABLES: dict[str, type[_Table]] = {
     for name, field in Settings.model_fields.items()
     if isinstance(field.annotation, type) and issubclass(field.annotation, _Table)
 }
-# Keys the environment may set, and the command-line options that set keys.
-ENVIRONMENT = {
-    "DIGEST_DB": "db",
-    "OPENAI_BASE_URL": "llm.base_url",
-    "DIGEST_BACKEND": "llm.backend",
-}
-OPTIONS = {"db": "--db", "llm.backend": "--backend"}
-
-
-def find_config_file(explicit: str | None, env: typing.Mapping[str, str]) -> Path | None:
-    """`--config`, else DIGEST_CONFIG, else ./digest.toml if present, else none."""
-    chosen = explicit or env.get("DIGEST_CONFIG")
-    if chosen:
-        path = Path(chosen)
-        if not path.is_file():
-            raise ConfigError(f"config file {chosen} not found: check --config / DIGEST_CONFIG")
-        return path
-    default = Path("digest.toml")
-    return default if default.is_file() else None
 
 
 def load_settings(
@@ -266,36 +245,7 @@ def load_settings(
     CLI (e.g. ``{"db": "x.db", "llm.backend": "openai"}``); None values are ignored.
     `sending`: the command will send mail, so the secrets that takes must be set too."""
     env = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    origins = Origins()
-    path = find_config_file(config, env)
-    if path is not None:
-        origins.path = str(path)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-            data = tomllib.loads(text)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"{path}: not valid TOML ({exc}); compare with config.example.toml"
-            ) from None
-        origins.lines = toml_lines(text)
-        for key, value in data.items():
-            if key in ("config_path", "origins"):  # ours, not the file's
-                raise unknown_key(key, [*TABLES, "db", "tags", "subscribers"], origins)
-            raw[key] = value
-            if isinstance(value, dict) and key in TABLES:
-                for sub in value:
-                    origins.set(f"{key}.{sub}", origins.line_of(f"{key}.{sub}"))
-            else:
-                origins.set(key, origins.line_of(key))
-    for variable, dotted in ENVIRONMENT.items():
-        if env.get(variable):
-            _put(raw, dotted, env[variable])
-            origins.set(dotted, variable)
-    for dotted, value in options.items():
-        if value is not None:
-            _put(raw, dotted, value)
-            origins.set(dotted, OPTIONS.get(dotted, "command line"))
+    raw, origins = gather(config, env, options, list(TABLES))
     raw["config_path"], raw["origins"] = origins.path, dict(origins.where)
     token = _LOADING.set(origins)
     try:
@@ -304,16 +254,6 @@ def load_settings(
         _LOADING.reset(token)
     _secrets(settings, env, sending)
     return settings
-
-
-def _put(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    if "." in dotted:
-        table, key = dotted.split(".", 1)
-        section = raw.setdefault(table, {})
-        if isinstance(section, dict):
-            section[key] = value
-    else:
-        raw[dotted] = value
 
 
 def _secrets(settings: Settings, env: typing.Mapping[str, str], sending: bool) -> None:

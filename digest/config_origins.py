@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +25,13 @@ _ARRAY = re.compile(r"^\s*\[\[\s*([A-Za-z0-9_-]+)\s*\]\]\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))\s*=""")
 _TYPES = {"int_type": "int", "float_type": "float", "string_type": "str", "bool_type": "bool"}
 _TOP = ("db", "tags", "subscribers")
+# Keys the environment may set, and the command-line options that set keys.
+ENVIRONMENT = {
+    "DIGEST_DB": "db",
+    "OPENAI_BASE_URL": "llm.base_url",
+    "DIGEST_BACKEND": "llm.backend",
+}
+OPTIONS = {"db": "--db", "llm.backend": "--backend"}
 
 
 def toml_lines(text: str) -> dict[str, int]:
@@ -85,6 +94,57 @@ class Origins:
         if self.in_file(dotted):
             return f"{self.where[dotted]}: "
         return f"{self.path}: " if self.path and dotted not in self.where else ""
+
+
+def find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | None:
+    """`--config`, else DIGEST_CONFIG, else ./digest.toml if present, else none."""
+    chosen = explicit or env.get("DIGEST_CONFIG")
+    if chosen:
+        path = Path(chosen)
+        if not path.is_file():
+            raise ConfigError(f"config file {chosen} not found: check --config / DIGEST_CONFIG")
+        return path
+    default = Path("digest.toml")
+    return default if default.is_file() else None
+
+
+def gather(
+    config: str | None, env: Mapping[str, str], options: Mapping[str, Any], tables: list[str]
+) -> tuple[dict[str, Any], Origins]:
+    """Every layer laid over the one before (file < environment < options), as one raw
+    mapping for the model, and where each key came from."""
+    raw: dict[str, Any] = {}
+    origins = Origins()
+    path = find_config_file(config, env)
+    if path is not None:
+        origins.path = str(path)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+            data = tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{path}: not valid TOML ({exc}); compare with config.example.toml"
+            ) from None
+        origins.lines = toml_lines(text)
+        for key, value in data.items():
+            if key in ("config_path", "origins"):  # ours, not the file's
+                raise unknown_key(key, [*tables, *_TOP], origins)
+            raw[key] = value
+            if isinstance(value, dict) and key in tables:
+                for sub in value:
+                    origins.set(f"{key}.{sub}", origins.line_of(f"{key}.{sub}"))
+            else:
+                origins.set(key, origins.line_of(key))
+    layers = [(v, env[k], k) for k, v in ENVIRONMENT.items() if env.get(k)]
+    layers += [(k, v, OPTIONS.get(k, "command line")) for k, v in options.items() if v is not None]
+    for dotted, value, origin in layers:
+        table, _, key = dotted.rpartition(".")
+        target = raw.setdefault(table, {}) if table else raw
+        if isinstance(target, dict):
+            target[key] = value
+        origins.set(dotted, origin)
+    raw["config_path"], raw["origins"] = origins.path, dict(origins.where)
+    return raw, origins
 
 
 def unknown_key(key: str, known: list[str], origins: Origins, table: str = "") -> ConfigError:
