@@ -31,6 +31,7 @@ from digest.config_fields import (
     Url,
     between,
     choice,
+    model_file,
     one_line,
     require_smtp_password,
     require_web_secret,
@@ -128,6 +129,11 @@ class LLMConfig(_Table):
                     raise Bad(bad.text, key="base_url") from None
             if not self.model.strip():
                 raise Bad("is empty: set it to a model name, e.g. gpt-4o-mini", key="model")
+        if self.backend == "local":
+            try:
+                model_file(self.model_path)
+            except Bad as bad:
+                raise Bad(bad.text, key="model_path") from None
         return self
 
 

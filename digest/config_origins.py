@@ -91,9 +91,7 @@ class Origins:
 
     def prefix(self, dotted: str) -> str:
         """ "digest.toml:12: " when the value came from the file."""
-        if self.in_file(dotted):
-            return f"{self.where[dotted]}: "
-        return f"{self.path}: " if self.path and dotted not in self.where else ""
+        return f"{self.where[dotted]}: " if self.in_file(dotted) else ""
 
 
 def find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | None:
