@@ -133,6 +133,9 @@ def gather(
                     origins.set(f"{key}.{sub}", origins.line_of(f"{key}.{sub}"))
             else:
                 origins.set(key, origins.line_of(key))
+            if key == "subscribers" and isinstance(value, list):  # each entry's own line
+                for n in range(1, len(value) + 1):
+                    origins.set(f"subscribers.{n}", origins.line_of(f"subscribers.{n}"))
     layers = [(v, env[k], k) for k, v in ENVIRONMENT.items() if env.get(k)]
     layers += [(k, v, OPTIONS.get(k, "command line")) for k, v in options.items() if v is not None]
     for dotted, value, origin in layers:
