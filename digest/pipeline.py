@@ -85,26 +85,6 @@ def _count(n: int, noun: str) -> str:
     return plural(n, noun)
 
 
-def preflight(settings: Settings) -> None:
-    """Find configuration mistakes before a run starts, so that they stop it with
-    exit status 2 instead of surfacing half-way as a failed step."""
-    from digest.mail import sender, unsubscribe_target
-    from digest.render import compile_templates
-    from digest.subscriptions import check_config_subscribers
-    from digest.transport import SMTPTransport
-
-    sender(settings)
-    unsubscribe_target(settings, "reader@example.org")
-    if settings.web.public_url:
-        from digest.signing import web_secret
-
-        web_secret(settings)  # the links in emails are signed with it
-    compile_templates(settings.digest.templates_dir)
-    check_config_subscribers(settings)
-    if settings.email.backend == "smtp":
-        SMTPTransport.from_settings(settings)  # host and password present (no connection yet)
-
-
 def run_pass(
     db: Database,
     settings: Settings,

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digest import cadence
-from digest.config import Settings
 from digest.errors import ConfigError, DigestError
 from digest.identity import normalize_email
 from digest.models import Subscriber
+
+if TYPE_CHECKING:
+    from digest.config import Settings
 
 _CONFIG_KEYS = (
     "email",
@@ -133,9 +135,10 @@ _KEPT = (
 
 def check_config_subscribers(settings: Settings) -> list[Subscriber]:
     """The [[subscribers]] of the config, validated (ConfigError naming the entry)."""
-    where = settings.config_path or "config"
+    path = settings.config_path or "config"
     wanted: list[Subscriber] = []
     for n, entry in enumerate(settings.subscribers, 1):
+        where = settings.origins.get(f"subscribers.{n}", path)  # "digest.toml:12"
         label = f"{where}: [[subscribers]] #{n}"
         for key in entry:
             if key not in _CONFIG_KEYS:
@@ -189,6 +192,7 @@ def check_config_subscribers(settings: Settings) -> list[Subscriber]:
             raise ConfigError(f"{label}: {exc}") from exc
     emails = [s.email for s in wanted]
     if len(set(emails)) != len(emails):
-        twice = next(e for e in emails if emails.count(e) > 1)
-        raise ConfigError(f"{where}: {twice} is listed twice in [[subscribers]]: keep one")
+        n = next(n for n, e in enumerate(emails, 1) if e in emails[: n - 1])
+        where = settings.origins.get(f"subscribers.{n}", path)
+        raise ConfigError(f"{where}: {emails[n - 1]} is listed twice in [[subscribers]]: keep one")
     return wanted

@@ -144,5 +144,6 @@ def test_smtp_backend_without_a_host_is_a_config_error(invoke) -> None:
     out = invoke("send", "--check")
     assert (out.exit_code, out.stderr) == (
         2,
-        'Error: [email] backend = "smtp" needs smtp_host (or use backend = "file")\n',
+        "Error: digest.toml:2: [email] backend"
+        ' = "smtp" needs smtp_host (or use backend = "file")\n',
     )

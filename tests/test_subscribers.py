@@ -179,7 +179,7 @@ def test_bad_config_subscribers_are_named_clearly(tmp_path: Path, body: str, mes
     config.write_text(f"[[subscribers]]\n{body}\n")
     with pytest.raises(ConfigError) as caught:
         sync_config_subscribers(open_db(tmp_path / "x.db"), load_settings(str(config)))
-    assert str(caught.value).startswith(f"{config}: [[subscribers]]")
+    assert str(caught.value).startswith(f"{config}:1: [[subscribers]]")  # the entry's line
     assert message in str(caught.value)
 
 
@@ -188,7 +188,7 @@ def test_the_same_address_twice_in_the_config_is_refused(tmp_path: Path) -> None
     config.write_text(
         '[[subscribers]]\nemail = "ada@example.org"\n[[subscribers]]\nemail = "ADA@example.org"\n'
     )
-    with pytest.raises(ConfigError, match="ada@example.org is listed twice"):
+    with pytest.raises(ConfigError, match=r"digest.toml:3: ada@example.org is listed twice"):
         sync_config_subscribers(open_db(tmp_path / "x.db"), load_settings(str(config)))
 
 

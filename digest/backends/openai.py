@@ -40,8 +40,7 @@ from digest.backends.llm_reply import (
 from digest.backends.llm_run import RunState, call_record, is_local
 from digest.backends.offline import OfflineBackend
 from digest.backends.server_watch import ServerWatch
-from digest.config_checks import check_url, key_label
-from digest.errors import BackendError, MissingKeyError
+from digest.errors import MissingKeyError
 from digest.models import LLMCall, Paper, Summary
 
 if TYPE_CHECKING:
@@ -96,10 +95,6 @@ class OpenAIBackend:
     ) -> OpenAIBackend:
         """Configure from `[llm]`; the key comes from the environment variable it names."""
         env = os.environ if env is None else env
-        if settings.llm.base_url:  # checked here too: --backend openai may override the config
-            check_url(settings.llm.base_url, key_label(settings, "llm", "base_url"))
-        if not settings.llm.model.strip():
-            raise BackendError("[llm] model is empty: set it to a model name, e.g. gpt-4o-mini")
         key = env.get(settings.llm.api_key_env) or None
         if key is None and is_local(settings.llm.base_url or OPENAI_URL):
             key = PLACEHOLDER_KEY

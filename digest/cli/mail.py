@@ -264,6 +264,7 @@ def send(
         verdict = check(app.settings, progress=lambda line: click.echo(f"  {line}"))
         click.echo(verdict)
         return
+    app.load(sending=not dry_run)  # the relay's password and the links' key are set
     for change in sync_config_subscribers(app.db, app.settings):
         click.echo(change, err=True)
     report = send_digests(app.db, app.settings, dry_run=dry_run, subscriber=subscriber, force=force)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sqlite_utils import Database
 
 from digest.config import Settings
-from digest.config_checks import check_url
+from digest.config_fields import check_url
 from digest.errors import ConfigError
 from digest.render import environment, render
 from digest.store import archive as store
