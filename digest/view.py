@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
@@ -69,7 +70,6 @@ class PaperView:
     tags: tuple[str, ...]
     tldr: str | None
     summary: str | None
-    abstract: str
     writer: str | None  # the model's name, A_MODEL, or EXTRACTS
     provenance: str | None  # "Summary by <model>" or EXTRACT
     fallback: bool  # an extract standing in for a model that failed
@@ -80,6 +80,12 @@ class PaperView:
     vote_up: str | None = None  # the reader's signed thumbs links (email, with a web)
     vote_down: str | None = None
     page: str | None = None  # the paper's page in the web archive
+    # As stored: only the digest and the paper's page show it, so it is tidied on first use.
+    abstract_as_stored: str = field(default="", repr=False)
+
+    @cached_property
+    def abstract(self) -> str:
+        return _words(self.abstract_as_stored)
 
     @property
     def day(self) -> str:
@@ -108,7 +114,6 @@ def paper_view(paper: Mapping[str, Any], rank: int, hf_url: str = _HF) -> PaperV
         tags=tuple(paper.get("tags") or ()),
         tldr=None if tldr is None else _words(tldr),
         summary=None if summary is None else _words(summary),
-        abstract=_words(paper.get("abstract") or ""),
         writer=writer,
         provenance=None
         if writer is None
@@ -120,6 +125,7 @@ def paper_view(paper: Mapping[str, Any], rank: int, hf_url: str = _HF) -> PaperV
         first_seen=str(paper.get("first_seen") or ""),
         summarised=paper.get("summarised"),
         reason=_words(paper.get("reason") or "") or None,
+        abstract_as_stored=paper.get("abstract") or "",
     )
 
 
