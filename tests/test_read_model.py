@@ -86,16 +86,10 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, i
 def _stored(path: Path, paper_id: int) -> dict:
     """The paper's row and the summary shown for it, read with plain SQL."""
     db = open_db(path)
-    row = dict(
-        zip(
-            ("title", "arxiv_id", "authors", "upvotes", "github_repo", "project_page"),
-            db.execute(
-                "SELECT title, arxiv_id, authors, upvotes, github_repo, project_page"
-                " FROM papers WHERE id = ?",
-                [paper_id],
-            ).fetchone(),
-            strict=True,
-        )
+    (row,) = db.query(
+        "SELECT title, arxiv_id, authors, upvotes, github_repo, project_page"
+        " FROM papers WHERE id = ?",
+        [paper_id],
     )
     shown = db.execute(
         "SELECT tldr, summary, tags FROM summaries WHERE paper_id = ?"
@@ -318,25 +312,9 @@ def test_papers_json_keeps_its_keys_and_adds_what_readers_see(library, invoke) -
         for r in json.loads(invoke("--db", str(path), "papers", "--json", "--limit", "500").stdout)
         if r["id"] == ids["fallback"]
     ]
-    assert list(row)[:17] == [
-        "id",
-        "title",
-        "abstract",
-        "tags",
-        "tldr",
-        "summary",
-        "backend",
-        "model",
-        "first_seen",
-        "best_rank",
-        "arxiv_id",
-        "url",
-        "authors",
-        "upvotes",
-        "rank",
-        "fallback",
-        "fallback_from",
-    ]
+    old = "id title abstract tags tldr summary backend model first_seen best_rank arxiv_id url"
+    old += " authors upvotes rank fallback fallback_from"
+    assert list(row)[:17] == old.split()
     assert (row["backend"], row["fallback"], row["fallback_from"]) == ("offline", True, "openai")
     assert row["summarised"] == WRITTEN
     assert row["provenance"] == "Extract from the abstract"
