@@ -260,7 +260,7 @@ def _send(
     force: bool = False,
 ) -> None:
     from digest.delivery import send_digests
-    from digest.store.subscribers import sync_config_subscribers
+    from digest.roster import sync_config_subscribers
 
     sync_config_subscribers(db, settings)
     result = send_digests(

@@ -12,8 +12,8 @@ from openai_server import FakeOpenAI, write_config
 from digest.backends import get_backend
 from digest.config import load_settings
 from digest.resources import default_vocabulary
+from digest.status.model_calls import model_call_lines
 from digest.store import open_db
-from digest.store.llm_calls import status_lines
 from digest.summarize import pending_papers, summarize_papers
 
 SECRET = "sk-test-0123456789abcdef"
@@ -220,7 +220,7 @@ def test_status_lines_show_calls_tokens_and_cost_for_the_last_run_and_in_total(
     for c in calls:
         assert c["cost"] == pytest.approx((c["i"] * 2.0 + c["o"] * 8.0) / 1e6)
 
-    lines = status_lines(open_db("digest.db"), load_settings())
+    lines = model_call_lines(open_db("digest.db"), load_settings())
 
     started = rows("SELECT started FROM runs WHERE id = 2")[0]["started"]
     tokens, seconds = sum(c["o"] for c in last), sum(c["latency_ms"] for c in last) / 1000
@@ -237,7 +237,7 @@ def test_status_lines_show_calls_tokens_and_cost_for_the_last_run_and_in_total(
 
 def test_status_lines_say_when_cost_is_not_tracked(tmp_path):
     Path("digest.toml").write_text('[llm]\nbackend = "openai"\n', encoding="utf-8")
-    lines = status_lines(open_db("digest.db"), load_settings())
+    lines = model_call_lines(open_db("digest.db"), load_settings())
 
     assert lines == [
         "backend openai, model gpt-4o-mini",
@@ -247,7 +247,7 @@ def test_status_lines_say_when_cost_is_not_tracked(tmp_path):
 
 
 def test_status_lines_of_the_offline_backend_say_no_model_is_used(tmp_path):
-    lines = status_lines(open_db("digest.db"), load_settings())
+    lines = model_call_lines(open_db("digest.db"), load_settings())
 
     assert lines == [
         'backend offline (extractive, no model calls); set [llm] backend = "openai" to use a model'
