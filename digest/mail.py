@@ -8,6 +8,7 @@ data; the HTML template autoescapes it and links are http(s) only.
 
 from __future__ import annotations
 
+import dataclasses
 import email.policy
 import functools
 import hashlib
@@ -24,10 +25,10 @@ from urllib.parse import quote
 import css_inline
 
 from digest.config import Settings
-from digest.email_view import banner, paper_view
 from digest.models import Subscriber
 from digest.render import environment, render
 from digest.text import plural, safe_url
+from digest.view import PaperView, banner, paper_view
 
 # Headers are not folded below the RFC 5322 hard limit: a folded Message-ID or
 # List-Unsubscribe is legal, but some programs read it with a stray space.
@@ -126,7 +127,7 @@ def _render(
     hf_url = settings.digest.hf_url
     items = [paper_view(p, n, hf_url) for n, p in enumerate(papers[:shown], 1)]
     if links is not None:
-        _add_vote_links(settings, sub, items, papers[:shown])
+        items = _with_vote_links(settings, sub, items)
     title = " ".join(settings.digest.title.split()) or "Trending papers"
     n = len(items)
     weekly = sub.frequency == "weekly"
@@ -143,7 +144,7 @@ def _render(
         # The archive: [digest] public_url, else the readers' web application's.
         "public_url": safe_url(settings.digest.public_url)
         or (safe_url(f"{settings.web.public_url}/") if settings.web.public_url else None),
-        "banner": banner(papers[:shown]),
+        "banner": banner(items),
         "reader": " ".join((sub.name or "").split()),
         "email": sub.email,
         "filters": _filters(sub),
@@ -159,19 +160,26 @@ def _render(
     return RenderedEmail(subject, text, html, n, links)
 
 
-def _add_vote_links(
-    settings: Settings, sub: Subscriber, items: list[dict[str, Any]], papers: list[dict[str, Any]]
-) -> None:
+def _with_vote_links(
+    settings: Settings, sub: Subscriber, items: list[PaperView]
+) -> list[PaperView]:
     """Thumbs up / down links beside each paper (signed "vote" tokens, digest/web/vote.py):
     a reader's verdict reorders their next emails (digest/rank)."""
     from digest.signing import vote_link, web_secret
 
+    if sub.id is None:
+        return items
     secret = web_secret(settings)
-    for item, paper in zip(items, papers, strict=True):
-        if paper.get("id") is None or sub.id is None:
-            continue
-        for key, vote in (("vote_up", 1), ("vote_down", -1)):
-            item[key] = vote_link(settings, secret, sub.id, sub.token_version, paper["id"], vote)
+    return [
+        item
+        if item.id is None
+        else dataclasses.replace(
+            item,
+            vote_up=vote_link(settings, secret, sub.id, sub.token_version, item.id, 1),
+            vote_down=vote_link(settings, secret, sub.id, sub.token_version, item.id, -1),
+        )
+        for item in items
+    ]
 
 
 def sender(settings: Settings) -> tuple[str, str]:
