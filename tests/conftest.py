@@ -3,7 +3,10 @@ and no setting leaks in from the machine's environment."""
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,36 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+# Names that never leave this machine (RFC 6761: .invalid and .test are never
+# resolved on the internet; a lookup of one fails as it would in real life).
+_LOCAL_NAMES = ("localhost", "")
+_RESERVED_SUFFIXES = (".invalid", ".test", ".localhost")
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never call the internet: a name lookup in the test process for a
+    host elsewhere fails at once, and the test fails after it ran, naming the
+    host (a default base URL left in a test's config is the usual cause).
+    Addresses given as numbers need no lookup and are left alone."""
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        name = (host.decode() if isinstance(host, bytes) else host or "").lower().rstrip(".")
+        try:
+            ipaddress.ip_address(name.split("%")[0])
+        except ValueError:
+            if name not in _LOCAL_NAMES and not name.endswith(_RESERVED_SUFFIXES):
+                asked.append(name)
+                raise socket.gaierror(socket.EAI_NONAME, f"tests never look up {name}") from None
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+    yield
+    assert not asked, f"the test tried to reach {sorted(set(asked))}: use a loopback server"
 
 
 @pytest.fixture

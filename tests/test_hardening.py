@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from smtp_server import Handler, free_port
+from smtp_server import BoundController, Handler
 
 from digest.config import load_settings
 from digest.errors import BusyError
@@ -200,10 +199,8 @@ def test_a_server_echoing_the_login_never_leaks_the_password(invoke) -> None:
             message=f"535 5.7.8 rejected {data.login.decode()}/{data.password.decode()} {plain}",
         )
 
-    port = free_port()
-    controller = Controller(
-        Handler(), hostname="127.0.0.1", port=port, authenticator=echo, auth_require_tls=False
-    )
+    controller = BoundController(Handler(), authenticator=echo, auth_require_tls=False)
+    port = controller.port
     controller.start()
     try:
         _config(
