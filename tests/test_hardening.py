@@ -156,8 +156,7 @@ def test_a_template_that_breaks_while_rendering_fails_the_run_but_not_the_other_
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "error: send: unexpected error: ZeroDivisionError" in result.stderr
-    day = datetime.now(UTC).date().isoformat()
-    assert Path("digests", f"{day}.md").exists()  # the step after it still ran
+    assert len(list(Path("digests").glob("*.md"))) == 1  # the step after it still ran
     run = last_run(open_db("digest.db"), "run")
     assert run is not None and run["status"] == "failed"
     assert any("ZeroDivisionError" in e for e in run["errors"])

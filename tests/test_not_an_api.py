@@ -44,7 +44,7 @@ class Canned:
 
         self.posts = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Counting if handler else Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
 
     @property
     def url(self) -> str:

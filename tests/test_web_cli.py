@@ -13,12 +13,12 @@ from pathlib import Path
 import feedparser
 import httpx
 import mail_support
+import oracle
 import pytest
 from test_serve import wait_for
 from web_support import SECRET
 
 from digest.store import open_db
-from digest.store.summaries import listing
 
 library_template, library = mail_support.library_template, mail_support.library
 
@@ -26,7 +26,7 @@ library_template, library = mail_support.library_template, mail_support.library
 def test_site_writes_the_archive_and_feeds_as_static_files(invoke, library: Path) -> None:
     result = invoke("--db", str(library), "site", "-o", "public", "--base-url", "https://x.org/p/")
     assert result.exit_code == 0, result.output
-    rows = listing(open_db(library))
+    rows = oracle.papers(library)
     public = Path("public")
     assert result.stdout == f"site: {len(list(public.rglob('*.*')))} files in public\n"
     home = (public / "index.html").read_text()
