@@ -69,6 +69,29 @@ def seeds(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed dumps ingested once per session (what `digest ingest` of them makes)."""
+    from digest.ingest import ingest_paths
+
+    path = tmp_path_factory.mktemp("seeded") / "digest.db"
+    database = open_db(path)
+    reports = ingest_paths(database, [SEEDS])
+    if any(r.error for r in reports):
+        raise RuntimeError(f"the seed dumps did not ingest: {reports}")
+    database.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file to copy
+    database.close()
+    return path
+
+
+@pytest.fixture
+def seeded(seeded_template: Path, tmp_path: Path) -> Path:
+    """digest.db in the test's folder holding the 540 seed papers, not yet summarised:
+    a private copy of the session's template, for tests whose subject comes after
+    ingesting (tests of ingesting itself run `digest ingest`)."""
+    return Path(shutil.copyfile(seeded_template, tmp_path / "digest.db"))
+
+
 @pytest.fixture
 def db(tmp_path: Path):
     """The CLI's default database (digest.db in the test's folder), opened and migrated."""
