@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from digest.config import Settings
 from digest.dates import digest_day
 from digest.errors import ConfigError, DigestError
+from digest.files import write_atomic
 from digest.store import translate
 from digest.store.runs import finish_run, mark_abandoned, start_run
 from digest.text import plural
@@ -278,9 +279,7 @@ def _write_digest(db: Database, settings: Settings, report: RunReport, dry_run: 
     try:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{report.day}.md"
-        tmp = target.with_suffix(".md.tmp")
-        tmp.write_text(result.text, encoding="utf-8")
-        tmp.replace(target)
+        write_atomic(target, result.text.encode("utf-8"))
     except OSError as exc:
         raise DigestError(
             f"cannot write the digest into [digest] output_dir {folder}: {exc.strerror or exc}"

@@ -27,6 +27,7 @@ from typing import Protocol
 from digest.config import Settings
 from digest.config_fields import require_smtp_password
 from digest.errors import MailError
+from digest.files import write_atomic
 from digest.secrets import register
 from digest.smtp_errors import SendFailure, explain
 
@@ -66,8 +67,12 @@ class FileTransport:
         try:
             self.outbox.mkdir(parents=True, exist_ok=True)
             if html is not None:
-                _write_atomic(self.outbox / f"{stem}.html", html.get_content().encode("utf-8"))
-            _write_atomic(eml, msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+                # A reader's address and links: the operator's eyes only (0o600), and
+                # kept across a power cut, since the email is then recorded as sent.
+                page = html.get_content().encode()
+                write_atomic(self.outbox / f"{stem}.html", page, mode=0o600, durable=True)
+            data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+            write_atomic(eml, data, mode=0o600, durable=True)
         except OSError as exc:
             raise SendFailure(
                 f"cannot write to the outbox {self.outbox}: {exc.strerror or exc}"
@@ -288,16 +293,3 @@ def _quietly_close(smtp: smtplib.SMTP | None) -> None:
     if smtp is not None:
         with contextlib.suppress(OSError):
             smtp.close()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

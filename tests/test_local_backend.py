@@ -32,10 +32,9 @@ def configure(folder: Path, **values: str) -> None:
     ],
 )
 def test_a_local_backend_without_a_usable_model_is_one_line_and_exit_2(
-    invoke, seeds, tmp_path, values, complaint
+    invoke, seeded, tmp_path, values, complaint
 ):
     configure(tmp_path, **values)
-    invoke("ingest", str(seeds))
 
     result = invoke("summarize")
 

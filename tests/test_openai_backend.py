@@ -72,9 +72,8 @@ def test_all_seed_papers_get_vocabulary_tags_and_a_rerun_sends_nothing(
     assert SECRET.encode() not in (tmp_path / "digest.db").read_bytes()
 
 
-def test_openai_base_url_from_the_environment_is_used(invoke, seeds, fake, tmp_path):
+def test_openai_base_url_from_the_environment_is_used(invoke, seeded, fake, tmp_path):
     write_config(tmp_path, None)
-    invoke("ingest", str(seeds))
 
     result = invoke("summarize", "--limit", "3", env={"OPENAI_BASE_URL": fake.url})
 
@@ -82,18 +81,16 @@ def test_openai_base_url_from_the_environment_is_used(invoke, seeds, fake, tmp_p
     assert len(fake.requests) == 3
 
 
-def test_a_local_server_needs_no_key(invoke, seeds, fake, tmp_path):
+def test_a_local_server_needs_no_key(invoke, seeded, fake, tmp_path):
     write_config(tmp_path, fake.url)
-    invoke("ingest", str(seeds))
 
     assert invoke("summarize", "--limit", "2").exit_code == 0
 
     assert set(fake.auth) == {"Bearer no-key-needed"}
 
 
-def test_a_missing_key_for_a_remote_server_is_one_line_before_any_request(invoke, seeds, tmp_path):
+def test_a_missing_key_for_a_remote_server_is_one_line_before_any_request(invoke, seeded, tmp_path):
     write_config(tmp_path, None, api_key_env="MY_LLM_KEY")
-    invoke("ingest", str(seeds))
 
     result = invoke("summarize")
 
@@ -105,10 +102,9 @@ def test_a_missing_key_for_a_remote_server_is_one_line_before_any_request(invoke
 
 
 def test_the_request_carries_the_fenced_paper_the_schema_and_the_model(
-    invoke, seeds, fake, tmp_path
+    invoke, seeded, fake, tmp_path
 ):
     write_config(tmp_path, fake.url, temperature=0.2)
-    invoke("ingest", str(seeds))
     invoke("summarize", "--limit", "1")
 
     body = fake.requests[0]
@@ -125,10 +121,9 @@ def test_the_request_carries_the_fenced_paper_the_schema_and_the_model(
 
 @pytest.mark.parametrize("mode", ["json_object", "none"])
 def test_other_structured_output_modes_list_the_tags_in_the_prompt(
-    invoke, seeds, fake, tmp_path, mode
+    invoke, seeded, fake, tmp_path, mode
 ):
     write_config(tmp_path, fake.url, structured_output=mode)
-    invoke("ingest", str(seeds))
 
     assert invoke("summarize", "--limit", "2").exit_code == 0
 
@@ -140,9 +135,8 @@ def test_other_structured_output_modes_list_the_tags_in_the_prompt(
     assert len(rows("SELECT * FROM summaries WHERE backend = 'openai'")) == 2
 
 
-def test_changing_the_language_summarises_again_and_force_too(invoke, seeds, fake, tmp_path):
+def test_changing_the_language_summarises_again_and_force_too(invoke, seeded, fake, tmp_path):
     write_config(tmp_path, fake.url)
-    invoke("ingest", str(seeds))
     invoke("summarize", "--limit", "2")
     assert invoke("summarize", "--limit", "2").stdout.startswith("summarised 2 papers")
     assert len(fake.requests) == 4  # --limit takes the next two waiting papers
@@ -193,9 +187,8 @@ def test_tag_a_given_paper_with_a_setup_problem_is_one_line(invoke, fake, tmp_pa
     assert result.stderr.count("\n") == 1
 
 
-def test_tag_stored_papers_logs_the_calls(invoke, seeds, fake, tmp_path):
+def test_tag_stored_papers_logs_the_calls(invoke, seeded, fake, tmp_path):
     write_config(tmp_path, fake.url)
-    invoke("ingest", str(seeds))
 
     result = invoke("tag", "1", "2")
 
@@ -207,10 +200,9 @@ def test_tag_stored_papers_logs_the_calls(invoke, seeds, fake, tmp_path):
 
 
 def test_status_lines_show_calls_tokens_and_cost_for_the_last_run_and_in_total(
-    invoke, seeds, fake, tmp_path
+    invoke, seeded, fake, tmp_path
 ):
     write_config(tmp_path, fake.url, price_input_per_mtok=2.0, price_output_per_mtok=8.0)
-    invoke("ingest", str(seeds))
     invoke("summarize", "--limit", "3")
     invoke("summarize", "--limit", "2")
     calls = rows(
@@ -254,9 +246,8 @@ def test_status_lines_of_the_offline_backend_say_no_model_is_used(tmp_path):
     ]
 
 
-def test_the_library_driver_reports_progress_and_model_use(invoke, seeds, fake, tmp_path):
+def test_the_library_driver_reports_progress_and_model_use(invoke, seeded, fake, tmp_path):
     write_config(tmp_path, fake.url, concurrency=3)
-    invoke("ingest", str(seeds))
     settings = load_settings()
     db = open_db(settings.db)
     backend = get_backend("openai", settings)
@@ -277,10 +268,9 @@ class StopRequested(Exception):
 
 
 def test_an_exception_from_the_progress_callback_stops_the_run_and_keeps_what_is_done(
-    invoke, seeds, fake, tmp_path
+    invoke, seeded, fake, tmp_path
 ):
     write_config(tmp_path, fake.url, concurrency=2)
-    invoke("ingest", str(seeds))
     settings = load_settings()
     db = open_db(settings.db)
     backend = get_backend("openai", settings)
@@ -295,9 +285,8 @@ def test_an_exception_from_the_progress_callback_stops_the_run_and_keeps_what_is
     assert len(rows("SELECT * FROM summaries")) == len(rows("SELECT * FROM llm_calls")) >= 3
 
 
-def test_progress_is_logged_every_tenth_of_the_run_off_a_terminal(invoke, seeds, fake, tmp_path):
+def test_progress_is_logged_every_tenth_of_the_run_off_a_terminal(invoke, seeded, fake, tmp_path):
     write_config(tmp_path, fake.url, concurrency=1)
-    invoke("ingest", str(seeds))
 
     result = invoke("summarize", "--limit", "20")
 
