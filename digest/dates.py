@@ -12,20 +12,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from digest.config import Settings
-from digest.errors import ConfigError
 
 
 def zone(name: str | None) -> tzinfo:
-    """An IANA time zone by name, or a ConfigError naming the key."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"[schedule] timezone {name!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)"
-        ) from None
+    """An IANA time zone by name ([schedule] timezone is checked with the settings)."""
+    return ZoneInfo(name or "UTC")
 
 
 def digest_day(settings: Settings, now: datetime | None = None) -> str:
@@ -47,17 +41,10 @@ def timezone(settings: Settings) -> tzinfo:
 
 
 def trigger(settings: Settings) -> Any:  # an apscheduler CronTrigger
-    """The CronTrigger for [schedule] cron, or a ConfigError saying what is wrong."""
+    """The CronTrigger for [schedule] cron (checked with the settings)."""
     from apscheduler.triggers.cron import CronTrigger
 
-    cron = settings.schedule.cron
-    try:
-        return CronTrigger.from_crontab(cron, timezone=timezone(settings))
-    except ValueError as exc:
-        raise ConfigError(
-            f"[schedule] cron {cron!r} is not a 5-field crontab line "
-            f"(minute hour day month weekday, e.g. '0 7 * * *'): {exc}"
-        ) from None
+    return CronTrigger.from_crontab(settings.schedule.cron, timezone=timezone(settings))
 
 
 def next_run_time(settings: Settings, now: datetime) -> datetime:

@@ -10,12 +10,11 @@ from sqlite_utils import Database
 
 from digest.backends import Backend
 from digest.config import Settings
-from digest.email_view import banner, paper_view
-from digest.models import OFFLINE
 from digest.render import render
 from digest.store.papers import latest_arrival_day
 from digest.store.summaries import count_since, listing
 from digest.summarize import pending_papers, summarize_as_run
+from digest.view import banner, paper_view, writers
 
 FORMATS = {"md": "digest.md.j2"}
 
@@ -53,25 +52,20 @@ def build_digest(
         todo = pending_papers(db, backend, paper_ids=missing)
         summarize_as_run(db, backend, todo, "build")
         papers = listing(db, since=since, limit=limit)
-    writers = sorted({_writer(p) for p in papers if p["tldr"]})
     hf_url = settings.digest.hf_url
+    views = [paper_view(p, n, hf_url) for n, p in enumerate(papers, 1)]
+    summarised = [v for v in views if v.writer is not None]
     text = render(
         FORMATS[fmt],
         settings.digest.templates_dir,
         title=settings.digest.title,
         date=today or datetime.now(UTC).date().isoformat(),
+        views=views,
+        # The rows themselves, for a template of one's own written before `views`.
         papers=papers,
-        views=[paper_view(p, n, hf_url) for n, p in enumerate(papers, 1)],
-        writers=writers,
-        banner=banner([p for p in papers if p["tldr"]]),
+        writers=writers(summarised),
+        banner=banner(summarised),
         more=max(more, 0),
         since=since,
     )
     return Digest(text=text, papers=papers, since=since, more=max(more, 0))
-
-
-def _writer(paper: dict[str, Any]) -> str:
-    """Who wrote a paper's summary, in the words each paper carries (email_view)."""
-    if paper.get("fallback_from") or paper["backend"] == OFFLINE:
-        return "extracts from the abstracts"
-    return str(paper["model"])

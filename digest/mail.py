@@ -8,6 +8,7 @@ data; the HTML template autoescapes it and links are http(s) only.
 
 from __future__ import annotations
 
+import dataclasses
 import email.policy
 import functools
 import hashlib
@@ -23,8 +24,6 @@ from typing import Any
 import css_inline
 
 from digest.config import Settings
-from digest.email_view import banner, paper_view
-from digest.errors import ConfigError
 from digest.mime import Wire, address, compose, header_value
 from digest.models import Subscriber
 from digest.reader_links import Personal, ReaderLinks, personal
@@ -33,6 +32,7 @@ from digest.reader_links import reader_links as reader_links
 from digest.reader_links import unsubscribe_target as unsubscribe_target
 from digest.render import environment, render
 from digest.text import plural, safe_url
+from digest.view import banner, paper_view
 
 # Headers are not folded below the RFC 5322 hard limit: a folded Message-ID or
 # List-Unsubscribe is legal, but some programs read it with a stray space.
@@ -102,11 +102,15 @@ def _render(
     day = date.fromisoformat(digest_date)
     hf_url = settings.digest.hf_url
     items = [paper_view(p, n, hf_url) for n, p in enumerate(papers[:shown], 1)]
-    if values.vote is not None:
-        for item, paper in zip(items, papers[:shown], strict=True):
-            if paper.get("id") is not None:
-                item["vote_up"] = values.vote(paper["id"], 1)
-                item["vote_down"] = values.vote(paper["id"], -1)
+    vote = values.vote
+    if vote is not None:
+        # Thumbs up / down beside each paper (signed "vote" tokens, digest/web/vote.py).
+        items = [
+            item
+            if item.id is None
+            else dataclasses.replace(item, vote_up=vote(item.id, 1), vote_down=vote(item.id, -1))
+            for item in items
+        ]
     title = " ".join(settings.digest.title.split()) or "Trending papers"
     n = len(items)
     weekly = sub.frequency == "weekly"
@@ -123,7 +127,7 @@ def _render(
         # The archive: [digest] public_url, else the readers' web application's.
         "public_url": safe_url(settings.digest.public_url)
         or (safe_url(f"{settings.web.public_url}/") if settings.web.public_url else None),
-        "banner": banner(papers[:shown]),
+        "banner": banner(items),
         "reader": values.reader,
         "email": values.email,
         "filters": filters(sub),
@@ -140,16 +144,14 @@ def _render(
 
 
 def sender(settings: Settings) -> tuple[str, str]:
-    """(From header, envelope sender) from [email] from; the digest title names it
-    when the config gives a bare address."""
+    """(From header, envelope sender) from [email] from (checked with the settings); the
+    digest title names it when the config gives a bare address."""
     return _sender(settings.email.from_, settings.digest.title)
 
 
 @functools.lru_cache(maxsize=16)
 def _sender(from_: str, title: str) -> tuple[str, str]:
     name, addr = parseaddr(from_)
-    if "@" not in addr or addr != addr.strip() or not addr.isascii():
-        raise ConfigError(f'[email] from = {from_!r} is not an address: e.g. "digest@example.org"')
     return formataddr((name or title, addr)), addr
 
 
@@ -201,7 +203,7 @@ def wire_message(
     when: datetime,
 ) -> Wire | EmailMessage:
     """The same message as `build_message`, written straight to bytes (digest.mime:
-    a tenth of the CPU); the EmailMessage when an address needs SMTPUTF8 or a
+    a fraction of the CPU); the EmailMessage when an address needs SMTPUTF8 or a
     header the fast path does not write."""
     from_header, envelope = sender(settings)
     if sub.email.isascii() and envelope.isascii():

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from digest.files import write_atomic
 from digest.mime import Wire
 from digest.smtp_errors import SendFailure
 
@@ -41,8 +40,11 @@ class FileTransport:
         try:
             self.outbox.mkdir(parents=True, exist_ok=True)
             if html is not None:
-                _write_atomic(self.outbox / f"{stem}.html", html.encode("utf-8"))
-            _write_atomic(eml, data)
+                # A reader's address and links: the operator's eyes only (0o600), and
+                # kept across a power cut, since the email is then recorded as sent.
+                page = html.encode()
+                write_atomic(self.outbox / f"{stem}.html", page, mode=0o600, durable=True)
+            write_atomic(eml, data, mode=0o600, durable=True)
         except OSError as exc:
             raise SendFailure(
                 f"cannot write to the outbox {self.outbox}: {exc.strerror or exc}"
@@ -58,16 +60,3 @@ class FileTransport:
 
 def _crlf(msg: EmailMessage) -> Any:
     return msg.policy.clone(linesep="\r\n")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from digest.config import Settings
 from digest.dates import digest_day
 from digest.errors import ConfigError, DigestError
+from digest.files import write_atomic
 from digest.store import translate
 from digest.store.runs import finish_run, mark_abandoned, start_run
 from digest.text import plural
@@ -83,26 +84,6 @@ class RunReport:
 
 def _count(n: int, noun: str) -> str:
     return plural(n, noun)
-
-
-def preflight(settings: Settings) -> None:
-    """Find configuration mistakes before a run starts, so that they stop it with
-    exit status 2 instead of surfacing half-way as a failed step."""
-    from digest.mail import sender, unsubscribe_target
-    from digest.render import compile_templates
-    from digest.subscriptions import check_config_subscribers
-    from digest.transport import SMTPTransport
-
-    sender(settings)
-    unsubscribe_target(settings, "reader@example.org")
-    if settings.web.public_url:
-        from digest.signing import web_secret
-
-        web_secret(settings)  # the links in emails are signed with it
-    compile_templates(settings.digest.templates_dir)
-    check_config_subscribers(settings)
-    if settings.email.backend == "smtp":
-        SMTPTransport.from_settings(settings)  # host and password present (no connection yet)
 
 
 def run_pass(
@@ -224,8 +205,6 @@ def _summarise(
 
     def progress(done: SummarizeReport) -> None:
         report.summarised, report.fell_back = done.done, done.fell_back
-        if should_stop():
-            raise Interrupted
 
     try:
         backend = get_backend(settings.llm.backend, settings)
@@ -260,7 +239,7 @@ def _send(
     force: bool = False,
 ) -> None:
     from digest.delivery import send_digests
-    from digest.store.subscribers import sync_config_subscribers
+    from digest.roster import sync_config_subscribers
 
     sync_config_subscribers(db, settings)
     result = send_digests(
@@ -300,9 +279,7 @@ def _write_digest(db: Database, settings: Settings, report: RunReport, dry_run: 
     try:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{report.day}.md"
-        tmp = target.with_suffix(".md.tmp")
-        tmp.write_text(result.text, encoding="utf-8")
-        tmp.replace(target)
+        write_atomic(target, result.text.encode("utf-8"))
     except OSError as exc:
         raise DigestError(
             f"cannot write the digest into [digest] output_dir {folder}: {exc.strerror or exc}"

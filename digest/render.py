@@ -47,12 +47,8 @@ def environment(templates_dir: str | None = None) -> jinja2.Environment:
     """One compiled environment per templates folder: templates compile once per process."""
     loaders: list[jinja2.BaseLoader] = []
     if templates_dir:
-        folder = Path(templates_dir).expanduser()
-        if not folder.is_dir():
-            raise ConfigError(
-                f"[digest] templates_dir {templates_dir} is not a folder: fix or remove the key"
-            )
-        loaders.append(jinja2.FileSystemLoader(str(folder)))
+        # Checked with the settings: a folder whose templates compile.
+        loaders.append(jinja2.FileSystemLoader(str(Path(templates_dir).expanduser())))
     loaders.append(jinja2.FileSystemLoader(str(resource_dir("templates"))))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
@@ -78,20 +74,6 @@ def _wordwrap(env: jinja2.Environment, s: str, width: int = 79, *args: Any, **kw
 @lru_cache(maxsize=4096)
 def _wrapped(env: jinja2.Environment, s: str, width: int, args: tuple, kwargs: tuple) -> str:
     return jinja2.filters.do_wordwrap(env, s, width, *args, **dict(kwargs))
-
-
-TEMPLATES = ("digest.md.j2", "email.html.j2", "email.txt.j2")
-
-
-def compile_templates(templates_dir: str | None = None) -> None:
-    """Compile every template now, so a mistake in a user's template stops a run at
-    its start (exit 2) rather than after the papers were fetched and summarised."""
-    env = environment(templates_dir)
-    for name in TEMPLATES:
-        try:
-            env.get_template(name)
-        except jinja2.TemplateError as exc:
-            raise _template_error(exc, name) from exc
 
 
 def render(name: str, templates_dir: str | None = None, **context: Any) -> str:

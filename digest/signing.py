@@ -13,7 +13,6 @@ working. The signing key comes only from the environment variable that
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -27,11 +26,11 @@ from itsdangerous import (
 )
 
 from digest.config import Settings
-from digest.errors import ConfigError, DigestError
+from digest.config_fields import require_web_secret
+from digest.errors import DigestError
 from digest.secrets import register
 
 PURPOSES = ("unsubscribe", "manage", "confirm", "vote")
-MIN_SECRET_LENGTH = 16
 CONFIRM_MAX_AGE_S = 48 * 3600  # a sign-up's confirmation link expires after 48 hours
 
 
@@ -52,15 +51,7 @@ class Token:
 
 def web_secret(settings: Settings, env: Mapping[str, str] | None = None) -> str:
     """The signing key from the environment, or a ConfigError naming the variable."""
-    env = os.environ if env is None else env
-    name = settings.web.secret_env
-    value = env.get(name, "")
-    if len(value) < MIN_SECRET_LENGTH:
-        raise ConfigError(
-            f"set {name} to a random key of at least {MIN_SECRET_LENGTH} characters"
-            ' (e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`):'
-            " it signs the links in emails"
-        )
+    value = require_web_secret(settings.web.secret_env, env)
     register(value)
     return value
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Protocol
 
 from digest.config import Settings
-from digest.errors import ConfigError, MailError
+from digest.config_fields import require_smtp_password
+from digest.errors import MailError
 from digest.mime import Wire
 from digest.outbox import FileTransport as FileTransport
 from digest.secrets import register
@@ -74,18 +75,12 @@ class SMTPTransport:
     ) -> SMTPTransport:
         """Configured from [email]; the password comes from the variable it names."""
         cfg = settings.email
-        if not cfg.smtp_host:
-            raise ConfigError('[email] backend = "smtp" needs smtp_host (or use backend = "file")')
         env = os.environ if env is None else env
         password = env.get(cfg.password_env) if cfg.username else None
         register(password, username=cfg.username)
-        if cfg.username and not password:
-            raise ConfigError(
-                f"[email] username is set but ${cfg.password_env} is empty:"
-                " export the SMTP password in it ([email] password_env names the variable)"
-            )
+        require_smtp_password(cfg.username, cfg.password_env, env)
         return cls(
-            cfg.smtp_host,
+            cfg.smtp_host or "localhost",  # [email] backend = "smtp" is checked to have one
             cfg.smtp_port,
             security=cfg.security,
             username=cfg.username,

@@ -29,9 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from openai_server import FakeOpenAI
-from smtp_server import free_port
+from smtp_server import BoundController
 
 LLM_FAULTS = ("429", "500", "truncated")
 SMTP_FAULTS = ("451", "drop", "drop_after_accept")
@@ -163,7 +162,7 @@ class ChaosSMTPHandler:
 @contextlib.contextmanager
 def chaos_smtp(handler: ChaosSMTPHandler) -> Iterator[int]:
     """Serve plain SMTP on 127.0.0.1 with `handler` for the block; yields the port."""
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=10)
+    controller = BoundController(handler, ready_timeout=10)
     # Dropped connections make aiosmtpd and asyncio complain: keep it out of the output.
     quiet = [logging.getLogger(name) for name in ("mail.log", "asyncio")]
     before = [logger.propagate for logger in quiet]

@@ -98,10 +98,40 @@ def make_certificate(folder: Path) -> Certificate:
     return Certificate(cert, key)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
+@contextlib.contextmanager
+def refusing_port() -> Iterator[socket.socket]:
+    """A port on 127.0.0.1 that refuses connections and stays ours for the block.
+
+    The socket is bound (the kernel picks the port) but not listening: a
+    connection is refused, and no other program can take the port meanwhile.
+    Hand it to `smtp_server(sock=...)` to bring a server up on the same port.
+    Picking a free port and binding it later races with every other process.
+    """
+    sock = socket.socket()
+    try:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock
+    finally:
+        sock.close()
+
+
+class BoundController(Controller):
+    """aiosmtpd's Controller serving on a socket bound before it starts.
+
+    aiosmtpd binds host:port itself, so a port must be chosen before it is
+    bound; here the kernel picks it (port 0) or the caller's socket is used,
+    and `port` is read back from the socket: nothing can take it in between.
+    """
+
+    def __init__(self, handler: object, *, sock: socket.socket | None = None, **options) -> None:  # noqa: ANN003
+        if sock is None:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+        self.sock = sock
+        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1], **options)
+
+    def _create_server(self):  # noqa: ANN202
+        return self.loop.create_server(self._factory_invoker, sock=self.sock, ssl=self.ssl_context)
 
 
 @dataclass
@@ -199,11 +229,12 @@ def smtp_server(
     tls: Certificate | None = None,
     implicit_tls: bool = False,
     require_starttls: bool = False,
-    port: int | None = None,
+    sock: socket.socket | None = None,
 ) -> Iterator[SMTPServer]:
-    """Run a server on 127.0.0.1 (a free port unless given) for the duration of the block."""
+    """Run a server on 127.0.0.1 for the duration of the block: on a port the
+    kernel picks, or on `sock` (from `refusing_port()`) to bring a port up."""
     handler = Handler()
-    options: dict = {"hostname": "127.0.0.1", "port": port or free_port(), "ready_timeout": 10}
+    options: dict = {"sock": sock, "ready_timeout": 10}
     if auth is not None:
 
         def authenticator(server, session, envelope, mechanism, data):  # noqa: ANN001
@@ -223,7 +254,7 @@ def smtp_server(
         options["ssl_context"] = tls.server_context()
     elif tls is not None:
         options.update(tls_context=tls.server_context(), require_starttls=require_starttls)
-    controller = Controller(handler, **options)
+    controller = BoundController(handler, **options)
     # The server's own complaints (a TLS hello on a plain port, a dropped client)
     # must not land in the stderr of the CLI command under test.
     quiet = [logging.getLogger(name) for name in ("mail.log", "asyncio")]

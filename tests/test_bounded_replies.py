@@ -21,10 +21,9 @@ def rows(sql: str) -> list[dict]:
 
 
 def test_every_request_carries_the_default_bound_and_the_log_keeps_the_finish_reason(
-    invoke, seeds, fake, tmp_path
+    invoke, seeded, fake, tmp_path
 ):
     write_config(tmp_path, fake.url)
-    invoke("ingest", str(seeds))
 
     assert invoke("summarize", "--limit", "3").exit_code == 0
 
@@ -35,10 +34,9 @@ def test_every_request_carries_the_default_bound_and_the_log_keeps_the_finish_re
 
 
 def test_a_reply_cut_at_the_bound_is_repaired_once_then_a_labelled_fallback(
-    invoke, seeds, fake, tmp_path
+    invoke, seeded, fake, tmp_path
 ):
     write_config(tmp_path, fake.url, max_output_tokens=20)
-    invoke("ingest", str(seeds))
 
     result = invoke("summarize", "--limit", "1")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import oracle
 import pytest
 from mail_support import settings_for
 from tests_support import SEEDS
@@ -18,12 +19,13 @@ from digest.cadence import next_weekly, week_start
 from digest.config import Settings
 from digest.delivery import send_digests
 from digest.models import IngestReport
+from digest.roster import limits
 from digest.sources.dumps import file_hash, parse_dump
 from digest.store import open_db
+from digest.store.due import select_papers
 from digest.store.papers import record_entries
 from digest.store.prune import history
-from digest.store.subscribers import save_subscriber, select_papers
-from digest.store.summaries import listing
+from digest.store.subscribers import save_subscriber
 from digest.subscriptions import make_subscriber
 from digest.summarize import pending_papers, summarize_papers
 
@@ -165,14 +167,14 @@ def test_match_any_takes_either_tags_or_keywords_and_all_takes_both(setup) -> No
         "SELECT p.id, s.tags FROM papers p JOIN summaries s ON s.paper_id = p.id"
     ).fetchall()
     tagged = {r[0] for r in rows if '"diffusion"' in r[1]}
-    worded = {r["id"] for r in listing(db, search="language model")}  # `digest papers --search`
+    worded = {r["id"] for r in oracle.papers(settings.db) if oracle.mentions(r, "language model")}
     excluded = {r[0] for r in rows if '"3d"' in r[1]}
     assert tagged and worded and tagged & worded and tagged - worded
     filters = {"tags": ["diffusion"], "keywords": ["language model"], "exclude_tags": ["3d"]}
     for match, expected in (("all", tagged & worded), ("any", tagged | worded)):
         subscribe(db, f"{match}@example.org", at(-1), match=match, max_papers=500, **filters)
         sub = next(s for s in _subs(db) if s.email == f"{match}@example.org")
-        chosen = set(select_papers(db, settings, sub, at(0)).paper_ids)
+        chosen = set(select_papers(db, sub, at(0), limits(settings)).paper_ids)
         assert chosen == expected - excluded, match
 
 

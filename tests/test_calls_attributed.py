@@ -23,10 +23,9 @@ def rows(sql: str) -> list[dict]:
     ("command", "kind"), [(("build", "--limit", "2"), "build"), (("tag", "1", "2"), "tag")]
 )
 def test_calls_made_by_build_and_tag_are_attributed_to_a_run_of_that_kind(
-    invoke, seeds, fake, tmp_path, command, kind
+    invoke, seeded, fake, tmp_path, command, kind
 ):
     write_config(tmp_path, fake.url)
-    invoke("ingest", str(seeds))
 
     result = invoke(*command)
 
@@ -41,9 +40,8 @@ def test_calls_made_by_build_and_tag_are_attributed_to_a_run_of_that_kind(
     assert "2 calls" in status
 
 
-def test_a_command_with_nothing_to_summarise_records_no_run(invoke, seeds, fake, tmp_path):
+def test_a_command_with_nothing_to_summarise_records_no_run(invoke, seeded, fake, tmp_path):
     write_config(tmp_path, fake.url)
-    invoke("ingest", str(seeds))
     invoke("tag", "1")
 
     invoke("tag", "1")
@@ -51,9 +49,8 @@ def test_a_command_with_nothing_to_summarise_records_no_run(invoke, seeds, fake,
     assert len(rows("SELECT id FROM runs")) == 1
 
 
-def test_a_build_stopped_by_a_setup_problem_records_a_failed_run(invoke, seeds, fake, tmp_path):
+def test_a_build_stopped_by_a_setup_problem_records_a_failed_run(invoke, seeded, fake, tmp_path):
     write_config(tmp_path, fake.url)
-    invoke("ingest", str(seeds))
     fake.every = "401"
 
     result = invoke("build", "--limit", "2")

@@ -11,11 +11,11 @@ from pathlib import Path
 import mail_support
 import pytest
 from mail_support import delivered, expected_ids, listed_titles, settings_for, titles_of
-from smtp_server import SMTPServer, free_port, smtp_server
+from smtp_server import SMTPServer, refusing_port, smtp_server
 
 from digest.delivery import send_digests
+from digest.status.readers import reader_lines
 from digest.store import open_db
-from digest.store.deliveries import status_lines
 from digest.store.subscribers import save_subscriber
 from digest.subscriptions import make_subscriber
 from digest.transport import SMTPTransport
@@ -109,7 +109,7 @@ def test_a_550_fails_one_subscriber_and_the_others_get_theirs(setup, library: Pa
         assert delivered(library, "bob@example.org") == []
         assert any(
             "last error" in line and "550 5.1.1" in line and "tried again next send" in line
-            for line in status_lines(db, settings)
+            for line in reader_lines(db, settings)
             if line.startswith("bob")
         )
 
@@ -148,25 +148,27 @@ def test_a_lost_reply_after_acceptance_resends_once_with_the_same_message_id(
 
 def test_a_server_that_is_down_leaves_every_digest_for_the_next_run(setup, library: Path) -> None:
     db, settings = setup
-    port = free_port()  # nothing listens here yet
-    waits: list[float] = []
-    first = _send(db, settings, port, waits)
-    assert waits == [2.0, 4.0]  # three attempts for the first subscriber, then stop
-    assert [o.status for o in first.outcomes] == ["pending", "skipped", "skipped"]
-    assert first.outcomes[0].detail == (
-        f"connection refused by 127.0.0.1:{port}: is the SMTP server running, and are"
-        " smtp_host and smtp_port right? (after 3 attempts); the digest is sent again next time"
-    )
-    lines = status_lines(db, settings)
-    assert "not sent after 3 attempts" in lines[0] and "failing, retried next send" in lines[0]
-    (pending_id,) = db.execute(
-        "SELECT message_id FROM deliveries WHERE status = 'pending'"
-    ).fetchone()
-    with smtp_server(port=port) as server:
-        second = _send(db, settings, port)
-        assert second.sent == 3
-        _assert_each_paper_exactly_once(library, server, cap=10)
-        assert server.messages_to("ada@example.org")[0]["Message-ID"] == pending_id
+    with refusing_port() as down:  # nothing listens here yet
+        port = down.getsockname()[1]
+        waits: list[float] = []
+        first = _send(db, settings, port, waits)
+        assert waits == [2.0, 4.0]  # three attempts for the first subscriber, then stop
+        assert [o.status for o in first.outcomes] == ["pending", "skipped", "skipped"]
+        assert first.outcomes[0].detail == (
+            f"connection refused by 127.0.0.1:{port}: is the SMTP server running, and are"
+            " smtp_host and smtp_port right? (after 3 attempts); the digest is sent again"
+            " next time"
+        )
+        lines = reader_lines(db, settings)
+        assert "not sent after 3 attempts" in lines[0] and "failing, retried next send" in lines[0]
+        (pending_id,) = db.execute(
+            "SELECT message_id FROM deliveries WHERE status = 'pending'"
+        ).fetchone()
+        with smtp_server(sock=down) as server:  # the server comes up on the same port
+            second = _send(db, settings, port)
+            assert second.sent == 3
+            _assert_each_paper_exactly_once(library, server, cap=10)
+            assert server.messages_to("ada@example.org")[0]["Message-ID"] == pending_id
 
 
 def test_a_crash_after_acceptance_means_one_resend_with_the_same_message_id(
@@ -237,7 +239,7 @@ def test_an_address_rejected_three_times_is_paused_until_subscribed_again(
         paused = _send(db, settings, server, subscriber="bob@example.org")
         assert paused.outcomes[0].status == "paused"
         assert paused.ok  # a paused address does not fail every run
-        assert "paused after 3 rejected emails" in " ".join(status_lines(db, settings))
+        assert "paused after 3 rejected emails" in " ".join(reader_lines(db, settings))
         server.faults.reject.clear()
         later = datetime.now(UTC) + timedelta(minutes=1)
         save_subscriber(
@@ -256,10 +258,11 @@ def test_an_address_rejected_three_times_is_paused_until_subscribed_again(
 
 def test_papers_too_old_by_the_retry_still_go_out_with_their_digest(setup, library: Path) -> None:
     db, settings = setup
-    port = free_port()
-    assert _send(db, settings, port, subscriber="ada@example.org").failed == 1
-    later = datetime.now(UTC) + timedelta(days=settings.digest.max_age_days + 1)
-    with smtp_server(port=port) as server:
-        report = _send(db, settings, port, subscriber="ada@example.org", now=later)
-        assert report.sent == 1 and report.outcomes[0].papers == 10
-        assert len(server.messages_to("ada@example.org")) == 1
+    with refusing_port() as down:
+        port = down.getsockname()[1]
+        assert _send(db, settings, port, subscriber="ada@example.org").failed == 1
+        later = datetime.now(UTC) + timedelta(days=settings.digest.max_age_days + 1)
+        with smtp_server(sock=down) as server:
+            report = _send(db, settings, port, subscriber="ada@example.org", now=later)
+            assert report.sent == 1 and report.outcomes[0].papers == 10
+            assert len(server.messages_to("ada@example.org")) == 1

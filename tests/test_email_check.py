@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from smtp_server import Certificate, free_port, make_certificate, silent_server, smtp_server
+from smtp_server import Certificate, make_certificate, refusing_port, silent_server, smtp_server
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +49,13 @@ def _error(invoke, env: dict[str, str] | None = None) -> str:  # noqa: ANN001
 
 
 def test_connection_refused_is_explained(invoke) -> None:
-    port = free_port()
-    _config(port, "none")
-    assert _error(invoke) == (
-        f"Error: connection refused by 127.0.0.1:{port}: is the SMTP server running, and are"
-        " smtp_host and smtp_port right?"
-    )
+    with refusing_port() as down:
+        port = down.getsockname()[1]
+        _config(port, "none")
+        assert _error(invoke) == (
+            f"Error: connection refused by 127.0.0.1:{port}: is the SMTP server running, and"
+            " are smtp_host and smtp_port right?"
+        )
 
 
 def test_starttls_not_offered_is_explained(invoke) -> None:
@@ -99,8 +100,11 @@ def test_a_wrong_password_is_explained(
 
 
 def test_a_missing_password_names_the_variable(invoke) -> None:
-    _config(free_port(), "starttls", 'username = "digest"', 'password_env = "MY_SMTP_PW"')
-    out = invoke("send", "--check")
+    with refusing_port() as down:  # found before any connection is tried
+        _config(
+            down.getsockname()[1], "starttls", 'username = "digest"', 'password_env = "MY_SMTP_PW"'
+        )
+        out = invoke("send", "--check")
     assert out.exit_code == 2
     assert out.stderr == (
         "Error: [email] username is set but $MY_SMTP_PW is empty: export the"
@@ -144,5 +148,6 @@ def test_smtp_backend_without_a_host_is_a_config_error(invoke) -> None:
     out = invoke("send", "--check")
     assert (out.exit_code, out.stderr) == (
         2,
-        'Error: [email] backend = "smtp" needs smtp_host (or use backend = "file")\n',
+        "Error: digest.toml:2: [email] backend"
+        ' = "smtp" needs smtp_host (or use backend = "file")\n',
     )

@@ -13,15 +13,15 @@ import mail_support
 import pytest
 from mail_support import body, expected_ids, listed_titles, settings_for, titles_of
 
-from digest.config import Settings
+from digest.config import EmailConfig, Settings, load_settings
 from digest.delivery import preview_email, send_digests
-from digest.email_view import paper_links
 from digest.errors import ConfigError, MailError
 from digest.mail import build_message, render_email
 from digest.models import Subscriber
 from digest.store import open_db
 from digest.store.subscribers import save_subscriber
 from digest.subscriptions import make_subscriber
+from digest.view import paper_links
 
 NASTY = {
     "id": 1,
@@ -214,14 +214,14 @@ def test_list_unsubscribe_url_gets_the_readers_address(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("target", ["javascript:alert(1)", "leave@example.org", "mailto:<x>"])
 def test_a_bad_list_unsubscribe_is_a_config_error(tmp_path: Path, target: str) -> None:
-    with pytest.raises(ConfigError, match="list_unsubscribe"):
-        _message(settings_for(tmp_path / "x.db", list_unsubscribe=target), [NASTY])
+    (tmp_path / "d.toml").write_text(f"[email]\nlist_unsubscribe = {target!r}\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"d.toml:2: \[email\] list_unsubscribe = "):
+        load_settings(str(tmp_path / "d.toml"), env={})  # found when loaded, before any message
 
 
 def test_a_bad_from_address_is_a_config_error(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path / "x.db", from_="digest")
     with pytest.raises(ConfigError, match=r"\[email\] from = 'digest' is not an address"):
-        _message(settings, [NASTY])
+        EmailConfig(from_="digest")
 
 
 def test_preview_is_exactly_what_is_sent(library: Path, tmp_path: Path) -> None:

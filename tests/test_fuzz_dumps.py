@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from tests_support import SEEDS
@@ -23,6 +24,9 @@ from digest.ingest import ingest_file
 from digest.models import Entry
 from digest.sources.dumps import MAX_LINE, parse_dump
 from digest.store import open_db
+
+# Hundreds of generated dumps: part of the full run (CI), not of the fast loop.
+pytestmark = pytest.mark.slow
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 HEADS = {p.name: b"".join(p.read_bytes().splitlines(keepends=True)[:40]) for p in SEED_FILES}

@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from smtp_server import Handler, free_port
+from smtp_server import BoundController, Handler
 
 from digest.config import load_settings
 from digest.errors import BusyError
@@ -157,8 +156,7 @@ def test_a_template_that_breaks_while_rendering_fails_the_run_but_not_the_other_
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "error: send: unexpected error: ZeroDivisionError" in result.stderr
-    day = datetime.now(UTC).date().isoformat()
-    assert Path("digests", f"{day}.md").exists()  # the step after it still ran
+    assert len(list(Path("digests").glob("*.md"))) == 1  # the step after it still ran
     run = last_run(open_db("digest.db"), "run")
     assert run is not None and run["status"] == "failed"
     assert any("ZeroDivisionError" in e for e in run["errors"])
@@ -200,10 +198,8 @@ def test_a_server_echoing_the_login_never_leaks_the_password(invoke) -> None:
             message=f"535 5.7.8 rejected {data.login.decode()}/{data.password.decode()} {plain}",
         )
 
-    port = free_port()
-    controller = Controller(
-        Handler(), hostname="127.0.0.1", port=port, authenticator=echo, auth_require_tls=False
-    )
+    controller = BoundController(Handler(), authenticator=echo, auth_require_tls=False)
+    port = controller.port
     controller.start()
     try:
         _config(

@@ -21,21 +21,20 @@ def configure(folder: Path, **values: str) -> None:
 @pytest.mark.parametrize(
     ("values", "complaint"),
     [
-        ({}, "the local backend needs a model: set [llm] model_path to a .gguf file"),
-        ({"model_path": "missing.gguf"}, "[llm] model_path missing.gguf: no such file"),
+        ({}, "[llm] model_path is not set, and the local backend needs a model: set [llm]"),
+        ({"model_path": "missing.gguf"}, "digest.toml:3: [llm] model_path 'missing.gguf': no such"),
         (
             {"model_path": "no-such-model-package"},
-            "[llm] model_path 'no-such-model-package' is neither a .gguf file nor an installed"
-            " package",
+            "digest.toml:3: [llm] model_path 'no-such-model-package' is neither a .gguf file nor"
+            " an installed package",
         ),
-        ({"model_path": "click"}, "the package 'click' holds no .gguf model file"),
+        ({"model_path": "click"}, "digest.toml:3: [llm] model_path 'click': the package holds no"),
     ],
 )
 def test_a_local_backend_without_a_usable_model_is_one_line_and_exit_2(
-    invoke, seeds, tmp_path, values, complaint
+    invoke, seeded, tmp_path, values, complaint
 ):
     configure(tmp_path, **values)
-    invoke("ingest", str(seeds))
 
     result = invoke("summarize")
 

@@ -15,8 +15,7 @@ EVIL_ABSTRACT = (
 )
 
 
-def test_build_covers_all_seed_papers_with_tags_and_tldrs(invoke, seeds: Path) -> None:
-    invoke("ingest", str(seeds))
+def test_build_covers_all_seed_papers_with_tags_and_tldrs(invoke, seeded: Path) -> None:
     result = invoke("build", "-o", "digest.md")
     assert result.exit_code == 0
     assert "wrote digest.md (540 papers)" in result.stderr
@@ -67,8 +66,7 @@ def test_md_escape_neutralises_block_and_inline_syntax() -> None:
     assert md_escape("<b>&</b>") == "&lt;b&gt;&amp;&lt;/b&gt;"
 
 
-def test_build_since_a_date_and_a_limit(invoke, seeds: Path) -> None:
-    invoke("ingest", str(seeds))
+def test_build_since_a_date_and_a_limit(invoke, seeded: Path) -> None:
     assert "## 3. " in invoke("build", "--limit", "3").stdout
     assert "## 4. " not in invoke("build", "--limit", "3").stdout
     future = invoke("build", "--since", "2999-01-01").stdout

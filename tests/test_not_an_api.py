@@ -44,7 +44,7 @@ class Canned:
 
         self.posts = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Counting if handler else Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
 
     @property
     def url(self) -> str:
@@ -95,11 +95,10 @@ HTML = b"<!doctype html><html><body>Welcome to my homepage</body></html>"
     ],
 )
 def test_a_server_that_is_not_an_api_stops_summarize_with_one_line_and_no_retries(
-    invoke, seeds, tmp_path, serve, status, kind, body, answered
+    invoke, seeded, tmp_path, serve, status, kind, body, answered
 ):
     server = serve(status, kind, body)
     write_config(tmp_path, server.url, concurrency=1, max_retries=3)
-    invoke("ingest", str(seeds))
 
     result = invoke("summarize", "--limit", "20")
 
@@ -116,11 +115,10 @@ def test_a_server_that_is_not_an_api_stops_summarize_with_one_line_and_no_retrie
 
 
 def test_python_http_server_answering_501_to_post_is_one_line_not_three_retries(
-    invoke, seeds, tmp_path, serve
+    invoke, seeded, tmp_path, serve
 ):
     server = serve(0, "", b"", handler=SimpleHTTPRequestHandler)  # `python -m http.server`
     write_config(tmp_path, server.url, concurrency=4, max_retries=3)
-    invoke("ingest", str(seeds))
 
     result = invoke("summarize")
 
@@ -152,13 +150,12 @@ def test_the_daily_run_with_a_web_page_at_base_url_says_so_once_and_still_sends(
 
 
 def test_a_server_refusing_the_schema_with_a_500_is_one_line_naming_the_fix(
-    invoke, seeds, tmp_path, serve
+    invoke, seeded, tmp_path, serve
 ):
     """llama-cpp-python's server answers a json_schema request with HTTP 500."""
     error = {"error": {"message": "response_format json_schema is not supported", "code": 500}}
     server = serve(500, "application/json", json.dumps(error).encode())
     write_config(tmp_path, server.url, concurrency=1, max_retries=3)
-    invoke("ingest", str(seeds))
 
     result = invoke("summarize")
 
@@ -171,10 +168,9 @@ def test_a_server_refusing_the_schema_with_a_500_is_one_line_naming_the_fix(
     assert server.posts == 1  # not retried: the same request would be refused again
 
 
-def test_a_plain_500_is_still_retried(invoke, seeds, tmp_path, serve):
+def test_a_plain_500_is_still_retried(invoke, seeded, tmp_path, serve):
     server = serve(500, "application/json", b'{"error": {"message": "overloaded"}}')
     write_config(tmp_path, server.url, concurrency=1, max_retries=2, timeout=2)
-    invoke("ingest", str(seeds))
 
     result = invoke("summarize", "--limit", "1")
 
@@ -183,12 +179,11 @@ def test_a_plain_500_is_still_retried(invoke, seeds, tmp_path, serve):
     assert "server error 500 after 2 retries (overloaded)" in result.stderr
 
 
-def test_papers_failing_for_one_cause_are_one_warning_with_a_count(invoke, seeds, tmp_path):
+def test_papers_failing_for_one_cause_are_one_warning_with_a_count(invoke, seeded, tmp_path):
     from openai_server import FakeOpenAI
 
     with FakeOpenAI() as fake:
         write_config(tmp_path, fake.url, concurrency=1, max_retries=0)
-        invoke("ingest", str(seeds))
         fake.every = "500"  # failing paper after paper; the breaker opens after five
 
         result = invoke("summarize", "--limit", "7")

@@ -31,10 +31,9 @@ def stored_titles(db) -> set[str]:
 
 
 def test_ctrl_c_mid_run_keeps_finished_papers_and_the_next_run_only_sends_the_rest(
-    invoke, seeds, fake, tmp_path
+    invoke, seeded, fake, tmp_path
 ):
     write_config(tmp_path, fake.url, concurrency=3)
-    invoke("ingest", str(seeds))
     settings = load_settings()
     db = open_db(settings.db)
     backend = get_backend("openai", settings)
@@ -66,10 +65,9 @@ def test_ctrl_c_mid_run_keeps_finished_papers_and_the_next_run_only_sends_the_re
 
 
 def test_a_server_dying_mid_run_loses_nothing_and_the_rerun_continues(
-    invoke, seeds, fake, tmp_path
+    invoke, seeded, fake, tmp_path
 ):
     write_config(tmp_path, fake.url, concurrency=4, max_retries=0)
-    invoke("ingest", str(seeds))
     fake.after = (10, "drop")  # answers ten requests, then hangs up on every one
 
     crashed = invoke("summarize", "--limit", "30")
@@ -99,10 +97,9 @@ def test_a_server_dying_mid_run_loses_nothing_and_the_rerun_continues(
 
 
 def test_ctrl_c_in_the_cli_marks_the_run_interrupted_and_a_rerun_finishes_the_rest(
-    invoke, seeds, fake, tmp_path
+    invoke, seeded, fake, tmp_path
 ):
     write_config(tmp_path, fake.url, concurrency=2)
-    invoke("ingest", str(seeds))
     fake.after = (6, "ctrl_c")
 
     interrupted = invoke("summarize", "--limit", "40")

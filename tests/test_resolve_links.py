@@ -169,6 +169,8 @@ def test_offline_runs_make_no_network_call(tmp_path: Path, server: PayloadServer
     assert live.sources.resolving is True
 
 
+# The CLI paces arXiv at its 3 s between calls (no clock to inject): full run only.
+@pytest.mark.slow
 def test_the_daily_run_resolves_when_asked_and_status_counts(
     tmp_path: Path, server: PayloadServer, invoke
 ) -> None:

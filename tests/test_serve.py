@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -28,7 +29,9 @@ def start_serve(*args: str) -> subprocess.Popen:
     )
 
 
-def wait_for(condition, timeout: float = 60.0) -> bool:  # noqa: ANN001
+def wait_for(condition, timeout: float = 180.0) -> bool:  # noqa: ANN001
+    """Poll until `condition()`; the timeout is only a backstop for a hang (a loaded
+    machine may take a minute over a run of the 540 seed papers)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -37,11 +40,23 @@ def wait_for(condition, timeout: float = 60.0) -> bool:  # noqa: ANN001
     return False
 
 
-def last_run_status() -> str | None:
+def read(sql: str) -> list[tuple]:
+    """Rows from digest.db as another reader sees them while `serve` writes: a
+    read-only connection, closed at once (no migration, no write lock taken)."""
     if not Path("digest.db").exists():
-        return None
-    rows = list(open_db("digest.db").query("SELECT status FROM runs ORDER BY id DESC LIMIT 1"))
-    return rows[0]["status"] if rows else None
+        return []
+    conn = sqlite3.connect("file:digest.db?mode=ro", uri=True, timeout=30)
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # the tables are not made yet
+        return []
+    finally:
+        conn.close()
+
+
+def last_run_status() -> str | None:
+    rows = read("SELECT status FROM runs ORDER BY id DESC LIMIT 1")
+    return rows[0][0] if rows else None
 
 
 def test_serve_runs_now_refuses_a_twin_and_stops_cleanly(invoke, seeds: Path) -> None:
@@ -139,4 +154,5 @@ def test_serve_catches_up_a_run_missed_while_the_machine_was_off_once(invoke, se
 
 
 def run_count() -> int:
-    return open_db("digest.db").execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    rows = read("SELECT COUNT(*) FROM runs")
+    return rows[0][0] if rows else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from payload_server import PayloadServer, failing, garbled
@@ -235,8 +236,13 @@ def test_an_outage_of_one_source_is_reported_and_the_other_still_works(
     assert sum(r.new for r in reports) == 16 + 40
 
 
-def test_a_bad_config_for_one_source_is_reported_by_the_daily_run(db, server) -> None:
-    settings = settings_for(server, categories=["not a category"])
-    [report] = fetch_enabled_sources(db, settings)
-    assert report.path == "arxiv" and "is not an arXiv category" in report.error
-    assert server.requests == []
+def test_a_bad_category_stops_the_daily_run_before_any_source_is_asked(invoke, server) -> None:
+    Path("digest.toml").write_text(
+        f'[sources]\narxiv_base_url = "{server.url}"\n'
+        'arxiv_categories = ["cs.LG", "not a category"]\n',
+        encoding="utf-8",
+    )
+    result = invoke("run")
+    assert result.exit_code == 2
+    assert "digest.toml:3: [sources] arxiv_categories 'not a category' is not an" in result.stderr
+    assert server.requests == [] and not Path("digest.db").exists()

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import feedparser
 import mail_support
+import oracle
 from mail_support import settings_for
 from web_support import running_web
 
 from digest.store import open_db
-from digest.store.summaries import listing
 
 library_template, library = mail_support.library_template, mail_support.library
 
@@ -22,7 +22,7 @@ NASTY = '<script>alert("x")</script><img src=x onerror=alert(1)> & Co'
 def _poison(db_path: Path) -> int:
     """Give the best paper a title and TL;DR full of markup; returns its id."""
     db = open_db(db_path)
-    first = listing(db)[0]
+    first = oracle.papers(db_path)[0]
     with db.atomic():
         db.execute("UPDATE papers SET title = ? WHERE id = ?", [NASTY, first["id"]])
         db.execute("UPDATE summaries SET tldr = ? WHERE paper_id = ?", [NASTY, first["id"]])
@@ -30,8 +30,7 @@ def _poison(db_path: Path) -> int:
 
 
 def test_pages_of_the_archive(library: Path) -> None:
-    db = open_db(library)
-    rows = listing(db)
+    rows = oracle.papers(library)
     day = rows[0]["first_seen"][:10]
     tagged = [r for r in rows if "llm" in r["tags"]]
     with running_web(settings_for(library)) as site, site.client() as client:
@@ -78,7 +77,7 @@ def test_pages_of_the_archive(library: Path) -> None:
 
 
 def test_a_search_page_that_does_not_exist_says_so_instead_of_page_one(library: Path) -> None:
-    word = listing(open_db(library))[0]["title"].split()[0]
+    word = oracle.papers(library)[0]["title"].split()[0]
     with running_web(settings_for(library)) as site, site.client() as client:
         first = client.get("/search", params={"q": word})
         assert first.status_code == 200 and 'class="paper"' in first.text
@@ -111,8 +110,7 @@ def test_paper_text_with_markup_is_shown_as_text_everywhere(library: Path) -> No
 
 
 def test_atom_feeds_are_valid_with_stable_ids(library: Path) -> None:
-    db = open_db(library)
-    rows = listing(db)
+    rows = oracle.papers(library)
     days = sorted({r["first_seen"][:10] for r in rows}, reverse=True)
     with running_web(settings_for(library)) as site, site.client() as client:
         first = client.get("/feed.atom")
@@ -137,16 +135,16 @@ def test_a_new_day_of_papers_shows_at_once_despite_the_page_cache(library: Path)
     with running_web(settings_for(library)) as site, site.client() as client:
         before = client.get("/").text
         assert client.get("/").text == before  # served again from the cache
-        count = len(listing(open_db(library)))
+        count = len(oracle.papers(library))
         add_papers(library, LATER_DUMP)
         after = client.get("/").text
         assert after != before
-        assert f"{len(listing(open_db(library)))} papers first seen" in after
-        assert len(listing(open_db(library))) > count
+        assert f"{len(oracle.papers(library))} papers first seen" in after
+        assert len(oracle.papers(library)) > count
 
 
 def test_the_home_page_and_the_feed_hold_one_page_of_a_big_day(library: Path) -> None:
-    rows = listing(open_db(library))
+    rows = oracle.papers(library)
     day = rows[0]["first_seen"][:10]
     on_day = sum(r["first_seen"][:10] == day for r in rows)
     assert on_day > 25  # a day bigger than a page

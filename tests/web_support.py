@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 import httpx
+from starlette.applications import Starlette
 
 from digest.config import Settings
 from digest.transport import Transport
@@ -27,12 +27,6 @@ from digest.web.server import Background
 
 SECRET = "test-signing-key-0123456789abcdef"
 ENV = {"DIGEST_WEB_SECRET": SECRET}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -52,12 +46,23 @@ def running_web(
     path: str = "",
     busy_timeout: float | None = None,
 ) -> Iterator[Site]:
-    port = free_port()
+    # The server binds port 0 (the kernel picks a free one) before the app exists:
+    # the app's links need the port, and a port picked first and bound later races.
+    apps: list[Starlette] = []
+
+    async def app(scope, receive, send) -> None:  # noqa: ANN001
+        await apps[0](scope, receive, send)
+
+    server = Background(app, "127.0.0.1", 0)  # type: ignore[arg-type]
+    port = server.socket.getsockname()[1]
     settings.web.public_url = f"http://127.0.0.1:{port}{path}"
-    app = create_app(settings, env=ENV, transport=transport)
+    try:
+        apps.append(create_app(settings, env=ENV, transport=transport))
+    except BaseException:
+        server.socket.close()
+        raise
     if busy_timeout is not None:
-        app.state.web.busy_timeout = busy_timeout
-    server = Background(app, "127.0.0.1", port)
+        apps[0].state.web.busy_timeout = busy_timeout
     server.start()
     deadline = time.monotonic() + 10
     while not server.server.started:

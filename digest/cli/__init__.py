@@ -30,13 +30,25 @@ class AppContext:
     _settings: Any = None
     _db: Any = None
 
+    sending: bool = False
+
     @property
     def settings(self):  # -> Settings
         if self._settings is None:
             from digest.config import load_settings
 
-            self._settings = load_settings(self.config, **self.options)
+            self._settings = load_settings(self.config, sending=self.sending, **self.options)
         return self._settings
+
+    def load(self, *, backend: str | None = None, sending: bool = False):  # -> Settings
+        """The settings with this command's own options (--backend) laid over the
+        global ones, through the same loader and checks; `sending`: the command
+        sends mail, so the secrets that takes must be set as well."""
+        if backend is not None:
+            self.options["llm.backend"] = backend
+        self.sending = self.sending or sending
+        self._settings = None
+        return self.settings
 
     @property
     def db(self):  # -> sqlite_utils.Database

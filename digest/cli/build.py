@@ -77,7 +77,8 @@ def build(
         from digest.backends import get_backend
         from digest.digests import build_digest
 
-        chosen = get_backend(backend or app.settings.llm.backend, app.settings)
+        settings = app.load(backend=backend)
+        chosen = get_backend(settings.llm.backend, settings)
         result = build_digest(
             app.db,
             app.settings,

@@ -189,7 +189,8 @@ def subscribers(app: AppContext, as_json: bool) -> None:
       digest subscribers
       digest subscribers --json
     """
-    from digest.store.subscribers import list_subscribers, sync_config_subscribers
+    from digest.roster import sync_config_subscribers
+    from digest.store.subscribers import list_subscribers
 
     sync_config_subscribers(app.db, app.settings)
     subs = list_subscribers(app.db)
@@ -256,13 +257,14 @@ def send(
       digest send --check
     """
     from digest.delivery import send_digests
-    from digest.store.subscribers import sync_config_subscribers
+    from digest.roster import sync_config_subscribers
     from digest.transport import check
 
     if check_only:
         verdict = check(app.settings, progress=lambda line: click.echo(f"  {line}"))
         click.echo(verdict)
         return
+    app.load(sending=not dry_run)  # the relay's password and the links' key are set
     for change in sync_config_subscribers(app.db, app.settings):
         click.echo(change, err=True)
     report = send_digests(app.db, app.settings, dry_run=dry_run, subscriber=subscriber, force=force)

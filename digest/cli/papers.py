@@ -112,6 +112,28 @@ def ingest(
         sys.exit(1)
 
 
+# The keys `papers --json` has always had, first and in their order; new keys follow.
+_JSON_FIRST = (
+    "id",
+    "title",
+    "abstract",
+    "tags",
+    "tldr",
+    "summary",
+    "backend",
+    "model",
+    "first_seen",
+    "best_rank",
+    "arxiv_id",
+    "url",
+    "authors",
+    "upvotes",
+    "rank",
+    "fallback",
+    "fallback_from",
+)
+
+
 @cli.command()
 @click.option("--tag", "tag_name", help="Only papers with this tag.")
 @click.option("--search", help="Full-text search in titles and abstracts.")
@@ -135,6 +157,7 @@ def papers(
       digest papers --search "sparse autoencoder" --json
     """
     from digest.store.summaries import listing
+    from digest.view import paper_view, to_json
 
     if tag_name is not None and tag_name not in app.settings.tags:
         known = ", ".join(app.settings.tags)
@@ -142,37 +165,27 @@ def papers(
             f"{tag_name!r} is not in the [tags] vocabulary ({known})", param_hint="--tag"
         )
     rows = listing(app.read_db, tag=tag_name, search=search, since=parse_date(since), limit=limit)
+    hf_url = app.settings.digest.hf_url
+    views = [paper_view(r, n, hf_url) for n, r in enumerate(rows, 1)]
     if as_json:
-        keys = (
-            "id",
-            "title",
-            "abstract",
-            "tags",
-            "tldr",
-            "summary",
-            "backend",
-            "model",
-            "first_seen",
-            "best_rank",
-            "arxiv_id",
-            "url",
-            "authors",
-            "upvotes",
-        )
-        out = [
-            {
-                **{k: r[k] for k in keys},
+        out = []
+        for r, view in zip(rows, views, strict=True):
+            item = {
+                **to_json(view),
+                "backend": r["backend"],
+                "model": r["model"],
+                "best_rank": r["best_rank"],
+                "url": r["url"],  # the source's own page (`links` has the readers')
                 "rank": r["best_rank"],
                 # An offline summary standing in for a model that failed: which one.
-                "fallback": r["fallback_from"] is not None,
+                "fallback": view.fallback,
                 "fallback_from": r["fallback_from"],
             }
-            for r in rows
-        ]
+            out.append({**{k: item[k] for k in _JSON_FIRST}, **item})
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
-    for r in rows:
-        tags = " ".join("#" + t for t in r["tags"])
-        click.echo(f"{r['id']:>5}  {r['title']}" + (f"  {tags}" if tags else ""))
+    for view in views:
+        tags = " ".join("#" + t for t in view.tags)
+        click.echo(f"{view.id:>5}  {view.title}" + (f"  {tags}" if tags else ""))
     if not rows:
         click.echo("no papers match", err=True)

@@ -44,13 +44,12 @@ def run(app: AppContext, dumps: tuple[Path, ...], dry_run: bool, force: bool) ->
       digest run --dry-run
     """
     from digest.locks import hold
-    from digest.pipeline import preflight, run_pass
+    from digest.pipeline import run_pass
     from digest.schedule import stop_on_signals
 
     debug = bool(click.get_current_context().meta.get("debug"))
-    settings = app.settings
+    settings = app.load(sending=True)  # every setting and secret checked: none is found wrong later
     db = app.db  # a bad --db path fails here with one line, before any lock file
-    preflight(settings)
     stop = threading.Event()
     with hold(settings.db, "run"), stop_on_signals(stop):
         report = run_pass(
@@ -99,16 +98,13 @@ def serve(app: AppContext, run_now: bool, log_file: str | None, with_web: bool) 
       digest --config /etc/digest.toml serve --log-file digest.log
     """
     from digest.locks import hold
-    from digest.pipeline import preflight
-    from digest.schedule import scheduled_run, stop_on_signals, trigger
+    from digest.schedule import scheduled_run, stop_on_signals
     from digest.schedule import serve as serve_forever
 
     debug = bool(click.get_current_context().meta.get("debug"))
     from digest.store.runs import last_completed_run, last_run, mark_abandoned
 
-    settings = app.settings
-    trigger(settings)  # a bad cron line or time zone fails here, before anything starts
-    preflight(settings)
+    settings = app.load(sending=True)  # every setting checked, the cron line and secrets too
     db = app.db
     web = None
     if with_web:

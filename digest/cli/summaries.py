@@ -40,7 +40,8 @@ def summarize(app: AppContext, backend: str | None, limit: int | None, force: bo
         summarize_pending,
     )
 
-    chosen = get_backend(backend or app.settings.llm.backend, app.settings)
+    settings = app.load(backend=backend)
+    chosen = get_backend(settings.llm.backend, settings)
     if not pending_ids(app.db, chosen, force=force, limit=1):
         click.echo(
             "nothing to summarise: every stored paper already has a summary"
@@ -140,7 +141,7 @@ def tag(
     """
     from digest.tagging import tag_given, tag_stored
 
-    chosen = backend or app.settings.llm.backend
+    chosen = app.load(backend=backend).llm.backend
     if from_stdin or title is not None:
         if paper_ids:
             raise click.UsageError("give paper ids or --title/--stdin, not both")

@@ -35,7 +35,6 @@ NS = {
 }
 ABS_PAGE = "https://arxiv.org/abs/{id}"
 API_DELAY = 3.0  # seconds between calls, arXiv's API terms
-CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
 _ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(v\d+)?$")
 _ID_IN_TEXT = re.compile(r"(?:arxiv\.org/abs/|arXiv:|oai:arXiv\.org:)(\S+?)(?=\s|$)")
 _ABSTRACT = re.compile(r"^.*?\bAbstract:\s*", re.DOTALL)

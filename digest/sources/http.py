@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from digest import __version__
+from digest.backoff import backoff
 from digest.errors import SourceError
 
 MAX_BYTES = 20_000_000  # the largest reply read; real ones are under 5 MB
@@ -41,8 +42,9 @@ class Retry:
     """How 429 and 5xx replies are retried.
 
     `attempts` counts every try, the first included. Without Retry-After the
-    wait is `backoff`, doubled each time. A server asking for more than
-    `max_wait` seconds gets no further request this run.
+    wait is `backoff`, doubled each time (digest.backoff, the one rule). A
+    server asking for more than `max_wait` seconds gets no further request
+    this run.
     """
 
     attempts: int = 4
@@ -202,4 +204,4 @@ def _wait(retry_after: str | None, attempt: int, retry: Retry) -> float:
             if when.tzinfo is None:
                 when = when.replace(tzinfo=UTC)
             return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    return retry.backoff * 2 ** (attempt - 1)
+    return backoff(attempt, retry.backoff)

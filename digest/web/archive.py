@@ -3,20 +3,21 @@ day, the list of days, a tag's papers, one paper, search results.
 
 Both the live application and `digest site` render these, so the static site
 is the same pages minus the forms. Paper text goes through the email's read
-model (`email_view.paper_view`), so a paper reads the same in the inbox and here.
+model (`view.PaperView`), so a paper reads the same in the inbox and here.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from sqlite_utils import Database
 
 from digest.config import Settings
-from digest.email_view import paper_view
 from digest.store import archive
+from digest.view import PaperView, paper_view
 
 PER_PAGE = 25  # papers on a day, tag or search page (the email's default cap)
 DAYS_PER_PAGE = 30
@@ -31,14 +32,13 @@ class NotFound(Exception):
 
 def views(
     papers: list[dict[str, Any]], settings: Settings, root: str, first: int = 1
-) -> list[dict[str, Any]]:
-    out = []
-    for n, p in enumerate(papers, first):
-        view = paper_view(p, n, settings.digest.hf_url)
-        view["page"] = f"{root}/paper/{p['id']}"
-        view["first_seen"] = str(p["first_seen"])[:10]
-        out.append(view)
-    return out
+) -> list[PaperView]:
+    """The readers' view of archive rows, each with its page under `root`."""
+    hf_url = settings.digest.hf_url
+    return [
+        replace(paper_view(p, n, hf_url), page=f"{root}/paper/{p['id']}")
+        for n, p in enumerate(papers, first)
+    ]
 
 
 def day_page(db: Database, settings: Settings, root: str, day: str | None, page: int = 1) -> Page:
@@ -130,14 +130,13 @@ def paper_page(db: Database, settings: Settings, root: str, paper_id: int) -> Pa
     if row is None:
         raise NotFound(paper_id)
     view = views([row], settings, root)[0]
-    abstract = " ".join(str(row["abstract"]).split())
     return "paper", {
         "p": view,
-        "abstract": abstract,
-        "first_seen": _long(str(row["first_seen"])[:10]),
+        "abstract": view.abstract,
+        "first_seen": _long(view.day),
         "last_seen": _long(str(row["last_seen"] or row["first_seen"])[:10]),
         "sightings": row["sightings"],
-        "day": str(row["first_seen"])[:10],
+        "day": view.day,
     }
 
 

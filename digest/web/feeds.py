@@ -9,7 +9,6 @@ escaped HTML content, never as markup.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from feedgen.feed import FeedGenerator
 from sqlite_utils import Database
@@ -17,6 +16,7 @@ from sqlite_utils import Database
 from digest.config import Settings
 from digest.render import render
 from digest.store import archive
+from digest.view import PaperView
 from digest.web.archive import views
 
 DAYS = 20  # digest days in the feed of all digests
@@ -30,13 +30,13 @@ def all_digests(db: Database, settings: Settings, base: str) -> bytes:
     feed = _feed(f"{base}/feed.atom", f"{base}/", title, f"{title}: every daily digest")
     newest = None
     for day, count in reversed(archive.digest_days(db, DAYS)):  # feedgen prepends entries
-        papers, _ = archive.day_papers(db, day, PER_ENTRY)
+        papers = views(archive.day_papers(db, day, PER_ENTRY)[0], settings, base)
         when = max(_when(p) for p in papers)
         newest = max(newest or when, when)
         html = render(
             "web_feed_entry.html.j2",
             settings.digest.templates_dir,
-            papers=views(papers, settings, base),
+            papers=papers,
             base=base,
             more=count - len(papers),
             day_url=f"{base}/digest/{day}/",
@@ -53,20 +53,20 @@ def all_digests(db: Database, settings: Settings, base: str) -> bytes:
 
 def tag_feed(db: Database, settings: Settings, base: str, tag: str) -> bytes:
     """The feed of the newest papers with `tag`."""
-    papers, _ = archive.tag_papers(db, tag, PAPERS)
+    papers = views(archive.tag_papers(db, tag, PAPERS)[0], settings, base)
     title = f"{settings.digest.title}: {tag}"
     feed = _feed(f"{base}/tag/{tag}/feed.atom", f"{base}/tag/{tag}/", title, settings.tags[tag])
     newest = None
-    for p, view in reversed(list(zip(papers, views(papers, settings, base), strict=True))):
-        when = _when(p)
+    for view in reversed(papers):
+        when = _when(view)
         newest = max(newest or when, when)
         entry = feed.add_entry()
-        entry.id(f"{base}/paper/{p['id']}/")
-        entry.title(view["title"])
-        entry.link(href=f"{base}/paper/{p['id']}/", rel="alternate")
+        entry.id(f"{view.page}/")
+        entry.title(view.title)
+        entry.link(href=f"{view.page}/", rel="alternate")
         entry.updated(when)
-        entry.published(_date(p["first_seen"]))
-        for name in view["tags"]:
+        entry.published(_date(view.first_seen))
+        for name in view.tags:
             entry.category(term=name)
         html = render(
             "web_feed_entry.html.j2",
@@ -77,8 +77,8 @@ def tag_feed(db: Database, settings: Settings, base: str, tag: str) -> bytes:
             day_url="",
         )
         entry.content(html, type="html")
-        if view["tldr"]:
-            entry.summary(view["tldr"])
+        if view.tldr:
+            entry.summary(view.tldr)
     feed.updated(newest or datetime(2000, 1, 1, tzinfo=UTC))
     return feed.atom_str(pretty=True)
 
@@ -95,8 +95,8 @@ def _feed(self_url: str, home: str, title: str, subtitle: str) -> FeedGenerator:
     return feed
 
 
-def _when(p: dict[str, Any]) -> datetime:
-    return max(_date(p["first_seen"]), _date(p.get("summarised") or p["first_seen"]))
+def _when(p: PaperView) -> datetime:
+    return max(_date(p.first_seen), _date(p.summarised or p.first_seen))
 
 
 def _date(value: str) -> datetime:

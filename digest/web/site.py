@@ -8,8 +8,6 @@ application uses (`/digest/2026-11-21/`, `/tag/llm/page/2/`, `/paper/17/`).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,8 +15,9 @@ from urllib.parse import urlsplit
 from sqlite_utils import Database
 
 from digest.config import Settings
-from digest.config_checks import check_url
+from digest.config_fields import check_url
 from digest.errors import ConfigError
+from digest.files import write_atomic
 from digest.render import environment, render
 from digest.store import archive as store
 from digest.web import archive, feeds
@@ -85,13 +84,5 @@ class _Writer:
         """Write atomically: a reader of the folder never sees half a page."""
         target = self.folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(target, data)
         self.count += 1
