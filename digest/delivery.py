@@ -46,6 +46,7 @@ from digest.store.deliveries import (
     start_delivery,
 )
 from digest.store.prune import prune
+from digest.store.rank_record import note_held_back
 from digest.store.subscribers import get_subscriber, list_subscribers
 from digest.transport import Transport, make_transport
 
@@ -221,6 +222,8 @@ def _prepare(
             ),
         )
     draft = draft_for(db, settings, sub, now, day, ranking, force=force)
+    if not dry_run and draft.held is not None and sub.min_relevance is not None:
+        note_held_back(db, reader_id(sub), draft.held)  # for `digest status`
     held = draft.held_back
     if draft.waiting:
         return Outcome(sub.email, "waiting", detail=draft.reason)

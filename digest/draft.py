@@ -20,8 +20,9 @@ from digest.config import Settings
 from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.rank import Ranking
+from digest.roster import limits, nothing_due
 from digest.store.deliveries import Delivery, pending_delivery, sent_on_day
-from digest.store.subscribers import select_papers
+from digest.store.due import select_papers
 from digest.store.summaries import listing
 from digest.text import plural
 
@@ -37,6 +38,7 @@ class Draft:
     waiting: bool = False  # a weekly subscriber on another day
     reasons: dict[int, str] = field(default_factory=dict)  # why each paper is in it
     held_back: str = ""  # the papers under the reader's min relevance, in words
+    held: int | None = None  # how many, when the reader's papers were ranked now
 
 
 def reader_id(sub: Subscriber) -> int:
@@ -61,14 +63,14 @@ def draft_for(
         return Draft(pending, pending.paper_ids, pending.digest_date, "", reasons=pending.reasons)
     if not force and sent_on_day(db, reader_id(sub), day):
         return Draft(None, [], day, f"{ALREADY} of {day} (`digest send --force` sends another)")
-    selection = select_papers(db, settings, sub, now)
+    selection = select_papers(db, sub, now, limits(settings))
     waiting = selection.waits_until is not None
     if waiting:
-        return Draft(None, [], day, selection.reason, waiting)
+        return Draft(None, [], day, nothing_due(selection, sub), waiting)
     # Ranked before the cap: the reader's best papers go first, the rest roll over.
     plan = ranking.plan(sub, selection.due, selection.cap)
     held = ""
-    reason = selection.reason
+    reason = nothing_due(selection, sub)
     if plan.held_back:
         floor = f"min relevance {sub.min_relevance:g}"
         if plan.paper_ids:
@@ -76,7 +78,15 @@ def draft_for(
             held = f"{count} under {floor} held back"
         else:
             reason = f"all {plan.held_back} due papers are under {floor} (held back)"
-    return Draft(None, plan.paper_ids, day, reason, reasons=plan.reasons, held_back=held)
+    return Draft(
+        None,
+        plan.paper_ids,
+        day,
+        reason,
+        reasons=plan.reasons,
+        held_back=held,
+        held=plan.held_back,
+    )
 
 
 def papers_of(

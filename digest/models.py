@@ -74,6 +74,20 @@ class Summary:
     fallback_from: str | None = None
 
 
+@dataclass(frozen=True)
+class LLMCall:
+    """One request to a model, as the call log records it (tokens, latency, cost).
+    `status`: ok | repaired | invalid | error."""
+
+    status: str
+    latency_ms: float
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float = 0.0
+    error: str | None = None
+    finish_reason: str | None = None  # "stop", "length" (cut at max_tokens), ...
+
+
 # The most papers one reader's email may be set to hold: `digest subscribe
 # --max-papers` and the manage page's form check this one number (a value
 # stored before it existed is kept as it is).

@@ -204,8 +204,6 @@ def _summarise(
 
     def progress(done: SummarizeReport) -> None:
         report.summarised, report.fell_back = done.done, done.fell_back
-        if should_stop():
-            raise Interrupted
 
     try:
         backend = get_backend(settings.llm.backend, settings)
@@ -240,7 +238,7 @@ def _send(
     force: bool = False,
 ) -> None:
     from digest.delivery import send_digests
-    from digest.store.subscribers import sync_config_subscribers
+    from digest.roster import sync_config_subscribers
 
     sync_config_subscribers(db, settings)
     result = send_digests(

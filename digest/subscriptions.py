@@ -7,20 +7,17 @@ config) says what to fix.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
-from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 from digest import cadence
 from digest.errors import ConfigError, DigestError
+from digest.identity import normalize_email
 from digest.models import Subscriber
 
 if TYPE_CHECKING:
     from digest.config import Settings
 
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _CONFIG_KEYS = (
     "email",
     "name",
@@ -37,33 +34,6 @@ _CONFIG_KEYS = (
     "min_relevance",
 )
 _INTERESTS_MAX = 2000
-
-
-def normalize_email(value: str) -> str:
-    """Return the address in its stored form (lower case) or raise a DigestError saying why.
-
-    Plain `local@domain` only: no display names, no IP literals, ASCII only
-    (the stdlib SMTP client cannot send to internationalised addresses).
-    """
-    raw = (value or "").strip()
-    problem = None
-    if not raw:
-        problem = "it is empty"
-    elif re.search(r"[\s<>,;\"()]", raw) or parseaddr(raw)[0]:
-        problem = "give the bare address, e.g. ada@example.org, without a name or <>"
-    elif not raw.isascii():
-        problem = "only ASCII addresses are supported"
-    elif raw.count("@") != 1 or parseaddr(raw)[1] != raw:
-        problem = "an address has exactly one @"
-    else:
-        local, domain = raw.split("@")
-        if not local or len(local) > 64 or not _LOCAL.match(local):
-            problem = "the part before @ has characters an address cannot have"
-        elif len(raw) > 254 or not all(_LABEL.match(p) for p in domain.split(".")):
-            problem = "the part after @ is not a domain name"
-    if problem:
-        raise DigestError(f"{value!r} is not an email address: {problem}")
-    return raw.lower()
 
 
 def make_subscriber(

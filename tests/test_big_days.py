@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from tests_support import SEEDS
 
-from digest import summarize
 from digest.backends.offline import OfflineBackend
 from digest.config import load_settings
 from digest.ingest import ingest_paths
-from digest.store import open_db
+from digest.store import open_db, summaries
 from digest.summarize import summarize_pending
 
 DUMP = SEEDS / "001_f241505a523fd2a8.txt"  # 52 papers
@@ -22,7 +21,7 @@ def test_summarising_pages_through_every_pending_paper_in_rank_order(
     db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingest_paths(db, [DUMP])
-    monkeypatch.setattr(summarize, "PAGE", 5)  # 11 pages, the last one short
+    monkeypatch.setattr(summaries, "PAGE", 5)  # 11 pages, the last one short
     backend = OfflineBackend(load_settings().tags)
     seen: list[int] = []
     report = summarize_pending(db, backend, lambda r: seen.append(r.done))

@@ -18,11 +18,13 @@ from digest.cadence import next_weekly, week_start
 from digest.config import Settings
 from digest.delivery import send_digests
 from digest.models import IngestReport
+from digest.roster import limits
 from digest.sources.dumps import file_hash, parse_dump
 from digest.store import open_db
+from digest.store.due import select_papers
 from digest.store.papers import record_entries
 from digest.store.prune import history
-from digest.store.subscribers import save_subscriber, select_papers
+from digest.store.subscribers import save_subscriber
 from digest.store.summaries import listing
 from digest.subscriptions import make_subscriber
 from digest.summarize import pending_papers, summarize_papers
@@ -172,7 +174,7 @@ def test_match_any_takes_either_tags_or_keywords_and_all_takes_both(setup) -> No
     for match, expected in (("all", tagged & worded), ("any", tagged | worded)):
         subscribe(db, f"{match}@example.org", at(-1), match=match, max_papers=500, **filters)
         sub = next(s for s in _subs(db) if s.email == f"{match}@example.org")
-        chosen = set(select_papers(db, settings, sub, at(0)).paper_ids)
+        chosen = set(select_papers(db, sub, at(0), limits(settings)).paper_ids)
         assert chosen == expected - excluded, match
 
 

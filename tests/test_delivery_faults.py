@@ -14,8 +14,8 @@ from mail_support import delivered, expected_ids, listed_titles, settings_for, t
 from smtp_server import SMTPServer, free_port, smtp_server
 
 from digest.delivery import send_digests
+from digest.status.readers import reader_lines
 from digest.store import open_db
-from digest.store.deliveries import status_lines
 from digest.store.subscribers import save_subscriber
 from digest.subscriptions import make_subscriber
 from digest.transport import SMTPTransport
@@ -109,7 +109,7 @@ def test_a_550_fails_one_subscriber_and_the_others_get_theirs(setup, library: Pa
         assert delivered(library, "bob@example.org") == []
         assert any(
             "last error" in line and "550 5.1.1" in line and "tried again next send" in line
-            for line in status_lines(db, settings)
+            for line in reader_lines(db, settings)
             if line.startswith("bob")
         )
 
@@ -157,7 +157,7 @@ def test_a_server_that_is_down_leaves_every_digest_for_the_next_run(setup, libra
         f"connection refused by 127.0.0.1:{port}: is the SMTP server running, and are"
         " smtp_host and smtp_port right? (after 3 attempts); the digest is sent again next time"
     )
-    lines = status_lines(db, settings)
+    lines = reader_lines(db, settings)
     assert "not sent after 3 attempts" in lines[0] and "failing, retried next send" in lines[0]
     (pending_id,) = db.execute(
         "SELECT message_id FROM deliveries WHERE status = 'pending'"
@@ -237,7 +237,7 @@ def test_an_address_rejected_three_times_is_paused_until_subscribed_again(
         paused = _send(db, settings, server, subscriber="bob@example.org")
         assert paused.outcomes[0].status == "paused"
         assert paused.ok  # a paused address does not fail every run
-        assert "paused after 3 rejected emails" in " ".join(status_lines(db, settings))
+        assert "paused after 3 rejected emails" in " ".join(reader_lines(db, settings))
         server.faults.reject.clear()
         later = datetime.now(UTC) + timedelta(minutes=1)
         save_subscriber(

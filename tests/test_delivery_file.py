@@ -12,8 +12,8 @@ import mail_support
 from mail_support import body, delivered, expected_ids, listed_titles, settings_for, titles_of
 
 from digest.delivery import send_digests
+from digest.status.readers import reader_lines
 from digest.store import open_db
-from digest.store.deliveries import status_lines
 from digest.store.subscribers import save_subscriber
 from digest.subscriptions import make_subscriber
 
@@ -151,7 +151,7 @@ def test_status_says_per_subscriber_what_happened(invoke, library: Path) -> None
     invoke("subscribe", "dan@example.org")
     invoke("unsubscribe", "dan@example.org")
     db = open_db(library)
-    lines = status_lines(db, settings_for(library))
+    lines = reader_lines(db, settings_for(library))
     assert lines == [
         "ada@example.org: never emailed; 52 papers pending",
         "bob@example.org: never emailed; nothing pending: all 52 new papers filtered out by"
@@ -160,18 +160,18 @@ def test_status_says_per_subscriber_what_happened(invoke, library: Path) -> None
         "dan@example.org: unsubscribed",
     ]
     invoke("send")
-    lines = status_lines(db, settings_for(library))
+    lines = reader_lines(db, settings_for(library))
     assert lines[0].startswith("ada@example.org: last email ")
     assert lines[0].endswith(" UTC (50 papers); 2 papers pending")
     assert lines[2].endswith(" UTC (2 papers); 50 papers pending")
     db.execute("DELETE FROM summaries")
     invoke("subscribe", "eve@example.org")
-    assert status_lines(db, settings_for(library))[4] == (
+    assert reader_lines(db, settings_for(library))[4] == (
         "eve@example.org: never emailed; nothing pending: no new papers yet (52 wait for a summary)"
     )
 
 
 def test_status_with_no_subscribers(library: Path) -> None:
-    assert status_lines(open_db(library), settings_for(library)) == [
+    assert reader_lines(open_db(library), settings_for(library)) == [
         "no subscribers: add one with `digest subscribe EMAIL`"
     ]

@@ -306,3 +306,23 @@ def test_dropping_enumeration_markers_leaves_no_stray_full_stops(backend: Offlin
     tldr = backend.summarize(Paper(title="Specialising small models", abstract=abstract)).tldr
     assert not re.search(r"[:;,]\.", tldr), tldr
     assert len(split_sentences(tldr)) == 1
+
+
+def test_a_one_at_a_time_backend_yields_an_outcome_per_paper_until_asked_to_stop():
+    backend = OfflineBackend(default_vocabulary())
+    papers = [
+        Paper(title=f"Sparse attention, part {n}", abstract="We prune attention heads.", id=n)
+        for n in range(1, 5)
+    ]
+    given: list[int] = []
+
+    def stop_after_two() -> bool:
+        return len(given) >= 2
+
+    for outcome in backend.summarize_many(papers, should_stop=stop_after_two):
+        given.append(outcome.paper.id)
+        assert outcome.summary == backend.summarize(outcome.paper)
+        assert (outcome.failure, outcome.calls) == (None, ())
+
+    assert given == [1, 2]
+    assert [o.paper.id for o in backend.summarize_many(papers)] == [1, 2, 3, 4]

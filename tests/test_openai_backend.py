@@ -12,8 +12,8 @@ from openai_server import FakeOpenAI, write_config
 from digest.backends import get_backend
 from digest.config import load_settings
 from digest.resources import default_vocabulary
+from digest.status.model_calls import model_call_lines
 from digest.store import open_db
-from digest.store.llm_calls import status_lines
 from digest.summarize import pending_papers, summarize_papers
 
 SECRET = "sk-test-0123456789abcdef"
@@ -220,7 +220,7 @@ def test_status_lines_show_calls_tokens_and_cost_for_the_last_run_and_in_total(
     for c in calls:
         assert c["cost"] == pytest.approx((c["i"] * 2.0 + c["o"] * 8.0) / 1e6)
 
-    lines = status_lines(open_db("digest.db"), load_settings())
+    lines = model_call_lines(open_db("digest.db"), load_settings())
 
     started = rows("SELECT started FROM runs WHERE id = 2")[0]["started"]
     tokens, seconds = sum(c["o"] for c in last), sum(c["latency_ms"] for c in last) / 1000
@@ -237,7 +237,7 @@ def test_status_lines_show_calls_tokens_and_cost_for_the_last_run_and_in_total(
 
 def test_status_lines_say_when_cost_is_not_tracked(tmp_path):
     Path("digest.toml").write_text('[llm]\nbackend = "openai"\n', encoding="utf-8")
-    lines = status_lines(open_db("digest.db"), load_settings())
+    lines = model_call_lines(open_db("digest.db"), load_settings())
 
     assert lines == [
         "backend openai, model gpt-4o-mini",
@@ -247,7 +247,7 @@ def test_status_lines_say_when_cost_is_not_tracked(tmp_path):
 
 
 def test_status_lines_of_the_offline_backend_say_no_model_is_used(tmp_path):
-    lines = status_lines(open_db("digest.db"), load_settings())
+    lines = model_call_lines(open_db("digest.db"), load_settings())
 
     assert lines == [
         'backend offline (extractive, no model calls); set [llm] backend = "openai" to use a model'
@@ -335,3 +335,58 @@ def test_the_openai_sdk_loads_only_when_a_request_is_made():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_backend_only_yields_outcomes_and_the_store_is_written_by_summarize_alone(
+    invoke, seeds, fake, tmp_path
+):
+    """One paper answered, one failing with a bad tag twice (no repair helps): both come
+    out as outcomes with the calls they took, and nothing is in the store until
+    summarize_papers stores them."""
+    write_config(tmp_path, fake.url, concurrency=2)
+    invoke("ingest", str(seeds / "001_f241505a523fd2a8.txt"))
+    settings = load_settings()
+    db = open_db(settings.db)
+    backend = get_backend("openai", settings)
+    good, bad = pending_papers(db, backend, limit=2)
+    fake.faults[bad.title[:30]] = ["bad_tag", "bad_tag"]
+
+    outcomes = {o.paper.id: o for o in backend.summarize_many([good, bad])}
+
+    assert rows("SELECT * FROM summaries") == rows("SELECT * FROM llm_calls") == []
+    assert outcomes[good.id].failure is None and outcomes[good.id].summary.model == "test-model"
+    assert [c.status for c in outcomes[good.id].calls] == ["ok"]
+    assert outcomes[bad.id].summary is None
+    assert outcomes[bad.id].failure.reason.startswith("invalid reply, also after a repair")
+    assert [c.status for c in outcomes[bad.id].calls] == ["invalid", "invalid"]
+    assert all(c.input_tokens and c.output_tokens for o in outcomes.values() for c in o.calls)
+
+    fake.faults[bad.title[:30]] = ["bad_tag", "bad_tag"]
+    report = summarize_papers(db, backend, [good, bad])
+
+    assert (report.done, report.fell_back, report.calls) == (2, 1, 3)
+    stored = {r["paper_id"]: r for r in rows("SELECT * FROM summaries")}
+    assert stored[good.id]["fallback_from"] is None
+    assert stored[bad.id]["backend"] == "offline"
+    assert stored[bad.id]["fallback_from"] == "openai:test-model"
+    assert stored[bad.id]["error"] == outcomes[bad.id].failure.reason
+    assert len(rows("SELECT * FROM llm_calls")) == 3
+
+
+def test_a_stop_request_ends_the_batch_at_the_next_paper_and_keeps_what_is_done(
+    invoke, seeds, fake, tmp_path
+):
+    write_config(tmp_path, fake.url, concurrency=2)
+    invoke("ingest", str(seeds))
+    settings = load_settings()
+    db = open_db(settings.db)
+    backend = get_backend("openai", settings)
+    stored = lambda: db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0]  # noqa: E731
+
+    report = summarize_papers(
+        db, backend, pending_papers(db, backend, limit=20), should_stop=lambda: stored() >= 3
+    )
+
+    assert 3 <= report.done < 20 and report.done == stored()
+    assert len(rows("SELECT * FROM llm_calls")) == report.done
+    assert len(fake.requests) < 20

@@ -210,7 +210,7 @@ def test_config_interests_likes_and_min_relevance_and_a_later_thumbs_down_sticks
         '[[subscribers]]\nemail = "ada@example.org"\ninterests = "causal inference"\n'
         'like = ["2", "2999.00001"]\nmin_relevance = 0.02\n'
     )
-    from digest.store.subscribers import sync_config_subscribers
+    from digest.roster import sync_config_subscribers
 
     db = open_db(library)
     changes = sync_config_subscribers(db, load_settings(str(config)))
@@ -377,6 +377,38 @@ def test_a_failing_embeddings_server_falls_back_to_the_lexical_model(
     assert all(
         "reinforcement" in t for t in _text(open_db(library), delivered(library, "ada@example.org"))
     )
+
+
+def test_status_says_what_the_last_send_held_back_without_asking_the_embeddings_server(
+    invoke, library: Path, tmp_path: Path
+) -> None:
+    with FakeOpenAI() as server:
+        (tmp_path / "digest.toml").write_text(
+            f'[rank]\nembeddings_model = "fake-embed"\n[llm]\nbase_url = "{server.url}"\n'
+        )
+        invoke("subscribe", "ada@example.org", "--interests", "reinforcement learning",
+               "--min-relevance", "0.3", "--max-papers", "60")  # fmt: skip
+        before = invoke("status", "--subscriber", "ada@example.org").stdout
+        assert server.embedding_inputs == []
+        sent = invoke("send").stdout
+        asked = len(server.embedding_inputs)
+        assert asked > 0  # the send ranked with the embeddings model
+        held = 52 - len(delivered(library, "ada@example.org"))  # no cap: the rest is held
+        assert 0 < held < 52
+        assert f"; {held} papers under min relevance 0.3 held back" in sent
+        after = invoke("status", "--subscriber", "ada@example.org").stdout
+        invoke("subscribe", "ada@example.org", "--min-relevance", "0.2")
+        changed = invoke("status", "--subscriber", "ada@example.org").stdout
+        assert len(server.embedding_inputs) == asked  # status asked nothing
+    assert (
+        "ada@example.org: ranked by interests; min relevance 0.3:"
+        " what it holds back is counted at the next send"
+    ) in before
+    assert (
+        f"ada@example.org: ranked by interests; {held} due papers under min relevance 0.3"
+        " held back at the last send"
+    ) in after
+    assert "min relevance 0.2: what it holds back is counted at the next send" in changed
 
 
 def test_ranking_offline_opens_no_network_connection(

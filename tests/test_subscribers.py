@@ -13,12 +13,12 @@ from mail_support import LATER_DUMP, add_papers, expected_ids, settings_for
 
 from digest.config import Settings, load_settings
 from digest.errors import ConfigError, DigestError
+from digest.roster import limits, nothing_due, sync_config_subscribers
 from digest.store import open_db
+from digest.store.due import select_papers
 from digest.store.subscribers import (
     get_subscriber,
     save_subscriber,
-    select_papers,
-    sync_config_subscribers,
     unsubscribe,
 )
 from digest.subscriptions import make_subscriber, normalize_email
@@ -216,7 +216,7 @@ def test_filters_select_tags_any_excluded_none_keywords_any(library: Path) -> No
     ]
     for n, (filters, oracle) in enumerate(cases):
         sub = _subscribe(db, f"reader{n}@example.org", max_papers=100, **filters)
-        got = select_papers(db, settings, sub, now).paper_ids
+        got = select_papers(db, sub, now, limits(settings)).paper_ids
         assert got == expected_ids(library, cap=100, **oracle), filters
         assert got, f"{filters} should match some seed papers"
 
@@ -224,7 +224,7 @@ def test_filters_select_tags_any_excluded_none_keywords_any(library: Path) -> No
 def test_the_cap_keeps_the_rest_pending_for_the_next_digest(library: Path) -> None:
     db = open_db(library)
     sub = _subscribe(db, "ada@example.org", max_papers=10)
-    selection = select_papers(db, settings_for(library), sub, datetime.now(UTC))
+    selection = select_papers(db, sub, datetime.now(UTC), limits(settings_for(library)))
     assert selection.paper_ids == expected_ids(library, cap=10)
     assert selection.matching == len(expected_ids(library, cap=1000)) == 52
 
@@ -234,7 +234,7 @@ def test_default_cap_is_digest_max_papers(library: Path) -> None:
     sub = _subscribe(db, "ada@example.org")
     settings = settings_for(library)
     settings.digest.max_papers = 7
-    assert len(select_papers(db, settings, sub, datetime.now(UTC)).paper_ids) == 7
+    assert len(select_papers(db, sub, datetime.now(UTC), limits(settings)).paper_ids) == 7
 
 
 def test_papers_older_than_max_age_are_no_longer_due(library: Path) -> None:
@@ -243,9 +243,9 @@ def test_papers_older_than_max_age_are_no_longer_due(library: Path) -> None:
     db.execute("UPDATE subscribers SET active_since = '2000-01-01T00:00:00+00:00'")
     settings = settings_for(library)
     later = datetime.now(UTC) + timedelta(days=settings.digest.max_age_days, minutes=1)
-    selection = select_papers(db, settings, sub, later)
-    assert (selection.paper_ids, selection.reason) == ([], "no new papers")
-    assert select_papers(db, settings, sub, later - timedelta(days=1)).matching == 52
+    selection = select_papers(db, sub, later, limits(settings))
+    assert (selection.paper_ids, nothing_due(selection, sub)) == ([], "no new papers")
+    assert select_papers(db, sub, later - timedelta(days=1), limits(settings)).matching == 52
 
 
 def test_a_new_subscriber_gets_the_last_day_not_the_whole_backlog(library: Path) -> None:
@@ -255,7 +255,7 @@ def test_a_new_subscriber_gets_the_last_day_not_the_whole_backlog(library: Path)
     sub = _subscribe(db, "ada@example.org", max_papers=100)
     db.execute("UPDATE subscribers SET active_since = '2026-01-04T08:00:00+00:00'")
     now = datetime(2026, 1, 4, 9, tzinfo=UTC)
-    got = select_papers(db, settings_for(library), sub, now).paper_ids
+    got = select_papers(db, sub, now, limits(settings_for(library))).paper_ids
     assert got and all(i % 2 == 1 for i in got)
     assert len(got) == db.execute("SELECT COUNT(*) FROM papers WHERE id % 2 = 1").fetchone()[0]
 
@@ -265,27 +265,30 @@ def test_unsummarised_papers_wait_and_the_reason_says_so(library: Path) -> None:
     sub = _subscribe(db, "ada@example.org", tags=["3d"])
     settings = settings_for(library)
     now = datetime.now(UTC)
-    matching = select_papers(db, settings, sub, now).matching
-    assert select_papers(db, settings, sub, now).reason == ""
+    matching = select_papers(db, sub, now, limits(settings)).matching
+    assert nothing_due(select_papers(db, sub, now, limits(settings)), sub) == ""
     assert matching == len(expected_ids(library, tags=("3d",)))
     db.execute("DELETE FROM summaries")
-    selection = select_papers(db, settings, sub, now)
+    selection = select_papers(db, sub, now, limits(settings))
     assert selection.paper_ids == []
-    assert selection.reason == "no new papers yet (52 wait for a summary)"
+    assert nothing_due(selection, sub) == "no new papers yet (52 wait for a summary)"
 
 
 def test_reason_names_filters_when_everything_is_filtered_out(library: Path) -> None:
     db = open_db(library)
     sub = _subscribe(db, "ada@example.org", keywords=["zzzzunlikelyword"])
-    selection = select_papers(db, settings_for(library), sub, datetime.now(UTC))
-    assert selection.reason == "all 52 new papers filtered out by tags/keywords"
+    selection = select_papers(db, sub, datetime.now(UTC), limits(settings_for(library)))
+    assert nothing_due(selection, sub) == "all 52 new papers filtered out by tags/keywords"
 
 
 def test_new_papers_join_the_selection_after_another_dump(library: Path) -> None:
     db = open_db(library)
     sub = _subscribe(db, "ada@example.org", max_papers=1000)
-    before = select_papers(db, settings_for(library), sub, datetime.now(UTC)).matching
+    before = select_papers(db, sub, datetime.now(UTC), limits(settings_for(library))).matching
     db.conn.close()
     add_papers(library, LATER_DUMP)
     db = open_db(library)
-    assert select_papers(db, settings_for(library), sub, datetime.now(UTC)).matching == before + 111
+    assert (
+        select_papers(db, sub, datetime.now(UTC), limits(settings_for(library))).matching
+        == before + 111
+    )

@@ -8,10 +8,11 @@ so changing the file summarises papers again, as changing a remote model does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from digest.backends import Outcome, StopCheck, never
 from digest.backends.openai import PLACEHOLDER_KEY, OpenAIBackend
 from digest.local.model import find_model
 from digest.local.server import LocalServer
@@ -19,11 +20,8 @@ from digest.local.server import LocalServer
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sqlite_utils import Database
-
     from digest.config import LLMConfig, Settings
-    from digest.models import Paper, Summary
-    from digest.summarize import SummarizeReport
+    from digest.models import Paper
 
 MAX_SLOTS = 4  # requests llama.cpp serves at once; more only splits a CPU further
 
@@ -39,7 +37,6 @@ class LocalBackend(OpenAIBackend):
             api_key=PLACEHOLDER_KEY,
         )
         self.model_file = model_file
-        self.fallback_from = f"local:{model}"
         # The server is ours, so base_url is never the problem: papers failing in a
         # row mean the model cannot write the reply asked for.
         self._setup_hint = (
@@ -61,22 +58,13 @@ class LocalBackend(OpenAIBackend):
             parallel=self.slots,
         )
 
-    def summarize(self, paper: Paper) -> Summary:
-        with self._server() as server:
-            self.base_url = server.base_url
-            return super().summarize(paper)
-
-    def summarize_into(
-        self,
-        db: Database,
-        papers: Collection[Paper],
-        report: SummarizeReport,
-        progress: Callable[[SummarizeReport], None] | None = None,
-        run_id: int | None = None,
-    ) -> None:
-        """Start the server only when there is work: a repeat run starts nothing."""
+    def summarize_many(
+        self, papers: Collection[Paper], *, should_stop: StopCheck = never
+    ) -> Iterator[Outcome]:
+        """Start the server only when there is work (a repeat run starts nothing),
+        and stop it when the batch ends, however it ends."""
         if not papers:
             return
         with self._server() as server:
             self.base_url = server.base_url
-            super().summarize_into(db, papers, report, progress, run_id)
+            yield from super().summarize_many(papers, should_stop=should_stop)

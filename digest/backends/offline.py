@@ -16,7 +16,9 @@ checked on the other (bench/quality.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
+from digest.backends import OneAtATime
 from digest.backends import offline_rules as rules
 from digest.backends.offline_text import (  # noqa: F401 (re-exported)
     MAX_CHARS,
@@ -72,7 +74,7 @@ def _evidence(tokens: list[str], table: Phrases, reach: dict[str, int]) -> dict[
     return found
 
 
-class OfflineBackend:
+class OfflineBackend(OneAtATime):
     """Deterministic extractive summariser and keyword tagger (no network)."""
 
     name = OFFLINE
@@ -81,6 +83,7 @@ class OfflineBackend:
 
     def __init__(self, vocabulary: Mapping[str, str]) -> None:
         self.vocabulary = tuple(vocabulary)
+        self.tag_descriptions = vocabulary
         defaults = default_vocabulary()
         derived = [rules.derived_phrases(tag, str(text or "")) for tag, text in vocabulary.items()]
         curated = []
@@ -139,3 +142,9 @@ class OfflineBackend:
             model=self.model,
             prompt_version=self.prompt_version,
         )
+
+    def stand_in(self, paper: Paper, *, failed: str, reason: str) -> Summary:
+        """The summary shown while `failed` ("backend:model") could not write one:
+        this backend's, marked as a fallback with the reason, so readers are told
+        and the next run asks the model again."""
+        return replace(self.summarize(paper), fallback_from=failed, error=reason)

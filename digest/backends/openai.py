@@ -2,20 +2,20 @@
 
 One request per paper (plus at most one repair) returns the TL;DR, summary
 and tags as one JSON object. Requests run concurrently on `AsyncOpenAI`,
-with `[llm] concurrency` workers bounding how many are in flight; the SDK's
-own retries deal with 429 (honouring Retry-After), 5xx, timeouts and dropped
-connections. Each finished paper is committed with its logged calls at once,
-so an interrupted run loses nothing done and the next one picks up the rest.
+with `[llm] concurrency` workers bounding how many are in flight (llm_batch);
+the SDK's own retries deal with 429 (honouring Retry-After), 5xx, timeouts and
+dropped connections. Each finished paper comes out as an Outcome with the calls
+it took, and digest/summarize/writer.py commits it at once, so an interrupted run
+loses nothing done and the next one picks up the rest.
 
 Failures are sorted by reach (see llm_errors): a setup problem stops the run
 with one line; an exhausted quota, a cost cap or a server failing paper
-after paper sends the rest of the run to the offline backend; a bad reply
-gets one repair attempt and then the paper falls back, stored as such.
+after paper stops sending (the rest come back skipped); a bad reply gets one
+repair attempt and then the paper comes back failed, with the reason.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -23,6 +23,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from digest.backends import SKIPPED, Failure, Outcome, StopCheck, never
+from digest.backends.llm_batch import Put, SetupProblem, outcomes, work_through
 from digest.backends.llm_checks import check_reply
 from digest.backends.llm_reply import (
     Reply,
@@ -35,19 +37,16 @@ from digest.backends.llm_reply import (
     user_message,
     what_was_said,
 )
-from digest.backends.llm_run import RunState, is_local
+from digest.backends.llm_run import RunState, call_record, is_local
 from digest.backends.offline import OfflineBackend
 from digest.backends.server_watch import ServerWatch
-from digest.errors import BackendError, MissingKeyError
-from digest.models import Paper, Summary
-from digest.store.llm_calls import LLMCall, save_outcome
+from digest.errors import MissingKeyError
+from digest.models import LLMCall, Paper, Summary
 
 if TYPE_CHECKING:
     import openai
-    from sqlite_utils import Database
 
     from digest.config import LLMConfig, Settings
-    from digest.summarize import SummarizeReport
 
 OPENAI_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "no-key-needed"  # local servers (Ollama, llama.cpp, ...) ignore the key
@@ -55,10 +54,6 @@ PLACEHOLDER_KEY = "no-key-needed"  # local servers (Ollama, llama.cpp, ...) igno
 # The openai SDK is imported only when a request is about to be made: a run with
 # nothing to summarise (the usual repeat run) does not pay half a second for it.
 ClientFactory = Callable[[], "openai.AsyncOpenAI"]
-
-
-class _Stop(Exception):
-    """A setup problem: no further paper is sent, and the run ends with this message."""
 
 
 class OpenAIBackend:
@@ -80,7 +75,7 @@ class OpenAIBackend:
         self.model = llm.model
         self.base_url = (llm.base_url or OPENAI_URL).rstrip("/")
         self.vocabulary = tuple(tags)
-        self.fallback_from = f"openai:{llm.model}"
+        self.tag_descriptions = tags
         self._setup_hint = f"check [llm] base_url ({self.base_url}) and model ({self.model})"
         self._offline = OfflineBackend(tags)
         self._api_key = api_key
@@ -108,28 +103,21 @@ class OpenAIBackend:
     # --- public entry points ----------------------------------------------------
 
     def summarize(self, paper: Paper) -> Summary:
-        """One paper, synchronously (`digest tag --title`); nothing is stored."""
+        """One paper (`digest tag --title`); nothing is stored. A paper the model
+        fails on gets the offline backend's summary, marked as a fallback."""
+        (outcome,) = self.summarize_many([paper])
+        if outcome.summary is not None:
+            return outcome.summary
+        reason = outcome.failure.reason if outcome.failure else "no summary"
+        return self._offline.stand_in(paper, failed=f"{self.name}:{self.model}", reason=reason)
 
-        async def one() -> Summary:
-            async with self._client() as client:
-                try:
-                    return (await self._paper(client, paper, RunState()))[0]
-                except _Stop as stop:
-                    raise BackendError(str(stop)) from None
-
-        return asyncio.run(one())
-
-    def summarize_into(
-        self,
-        db: Database,
-        papers: Collection[Paper],
-        report: SummarizeReport,
-        progress: Callable[[SummarizeReport], None] | None = None,
-        run_id: int | None = None,
-    ) -> None:
-        """Summarise `papers` concurrently, committing each one as it finishes."""
+    def summarize_many(
+        self, papers: Collection[Paper], *, should_stop: StopCheck = never
+    ) -> Iterator[Outcome]:
+        """Summarise `papers` concurrently, yielding each outcome as it finishes. A
+        setup problem raises BackendError once the requests in flight are out."""
         if papers:
-            asyncio.run(self._drive(db, papers, report, progress, run_id))
+            yield from outcomes(lambda put: self._batch(papers, should_stop, put))
 
     # --- the batch --------------------------------------------------------------
 
@@ -153,83 +141,23 @@ class OpenAIBackend:
             http_client=openai.DefaultAsyncHttpxClient(event_hooks=hooks),
         )
 
-    async def _drive(
-        self,
-        db: Database,
-        papers: Collection[Paper],
-        report: SummarizeReport,
-        progress: Callable[[SummarizeReport], None] | None,
-        run_id: int | None,
-    ) -> None:
-        run, pending = RunState(), iter(papers)
-        if progress is not None:
-            run.poke = lambda: progress(report)
+    async def _batch(self, papers: Collection[Paper], should_stop: StopCheck, put: Put) -> None:
+        run = RunState(should_stop=should_stop)
         async with self._client() as client:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for _ in range(min(self.llm.concurrency, len(papers))):
-                        group.create_task(
-                            self._worker(client, pending, run, db, report, progress, run_id)
-                        )
-            except BaseExceptionGroup as failed:  # a bug or a store error: show the first
-                raise failed.exceptions[0] from None
-        if run.fatal:
-            saved = f" ({report.done} papers done before it are saved)" if report.done else ""
-            raise BackendError(run.fatal + saved)
-        if run.stopped:
-            report.stopped = (
-                f"{run.stopped}; {run.skipped} papers used the offline backend "
-                "instead (the next run tries them again)"
+            await work_through(
+                papers, self.llm.concurrency, run, lambda p: self._paper(client, p, run), put
             )
-
-    async def _worker(
-        self,
-        client: openai.AsyncOpenAI,
-        pending: Iterator[Paper],
-        run: RunState,
-        db: Database,
-        report: SummarizeReport,
-        progress: Callable[[SummarizeReport], None] | None,
-        run_id: int | None,
-    ) -> None:
-        for paper in pending:  # shared by all workers: each paper is taken once
-            if paper.id is None:
-                raise ValueError("summarize_into takes stored papers (with ids)")
-            if run.fatal:
-                return
-            try:
-                summary, calls = await self._paper(client, paper, run)
-            except _Stop as stop:  # calls in flight elsewhere still finish and are kept
-                run.fatal = run.fatal or str(stop)
-                return
-            save_outcome(
-                db, paper.id, summary, calls, run_id=run_id, backend=self.name, model=self.model
-            )
-            report.done += 1
-            report.calls += len(calls)
-            report.input_tokens += sum(c.input_tokens or 0 for c in calls)
-            report.output_tokens += sum(c.output_tokens or 0 for c in calls)
-            report.cost += sum(c.cost for c in calls)
-            if summary.fallback_from:
-                report.fell_back += 1
-                if calls:  # papers skipped after a stop are told once, in report.stopped
-                    report.errors.append(f"paper {paper.id}: {summary.error}")
-            if progress:
-                progress(report)
 
     # --- one paper --------------------------------------------------------------
 
-    async def _paper(
-        self, client: openai.AsyncOpenAI, paper: Paper, run: RunState
-    ) -> tuple[Summary, list[LLMCall]]:
+    async def _paper(self, client: openai.AsyncOpenAI, paper: Paper, run: RunState) -> Outcome:
         prompt = user_message(paper)
         estimate = run.estimate(self._fixed_chars + len(prompt), self.llm)
         cap = self.llm.max_cost_per_run
         if run.stopped is None and cap is not None and run.spent + run.reserved + estimate > cap:
             run.stopped = f"cost cap reached: [llm] max_cost_per_run = {cap:g}"
         if run.stopped is not None:
-            run.skipped += 1
-            return self._fallback(paper, run.stopped), []
+            return Outcome(paper, failure=Failure(run.stopped, SKIPPED))
         run.reserved += estimate
         try:
             return await self._ask(client, paper, prompt, run)
@@ -245,7 +173,7 @@ class OpenAIBackend:
 
     async def _ask(
         self, client: openai.AsyncOpenAI, paper: Paper, prompt: str, run: RunState
-    ) -> tuple[Summary, list[LLMCall]]:
+    ) -> Outcome:
         import openai
 
         messages = self._messages(prompt)
@@ -261,7 +189,7 @@ class OpenAIBackend:
                 latency = (time.perf_counter() - started) * 1000
                 return self._failed(paper, exc, run, [*calls, LLMCall("error", latency)])
             self._check_server()
-            call = self._call(completion, (time.perf_counter() - started) * 1000)
+            call = call_record(completion, (time.perf_counter() - started) * 1000, self.llm)
             run.spent += call.cost
             run.max_output = max(run.max_output, call.output_tokens or 0)
             try:
@@ -278,16 +206,16 @@ class OpenAIBackend:
                 continue
             calls.append(replace(call, status="ok" if attempt == 1 else "repaired"))
             run.failures = 0
-            return self._summary(reply), calls
+            return Outcome(paper, self._summary(reply), calls=tuple(calls))
         reason = f"invalid reply, also after a repair attempt: {error}"
         run.count_failure(reason, self._setup_hint)
-        return self._fallback(paper, reason), calls
+        return Outcome(paper, failure=Failure(reason), calls=tuple(calls))
 
     def _check_server(self) -> None:
         """Stop the run at the first answer no OpenAI-compatible API would give."""
         message = self._watch.message(self.base_url)
         if message is not None:
-            raise _Stop(message)
+            raise SetupProblem(message)
 
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         request: dict[str, Any] = {
@@ -301,22 +229,10 @@ class OpenAIBackend:
             request["temperature"] = self.llm.temperature
         return request
 
-    def _call(self, completion: Any, latency_ms: float) -> LLMCall:
-        usage = getattr(completion, "usage", None)
-        tokens_in = getattr(usage, "prompt_tokens", None)
-        tokens_out = getattr(usage, "completion_tokens", None)
-        cost = (
-            (tokens_in or 0) * self.llm.price_input_per_mtok
-            + (tokens_out or 0) * self.llm.price_output_per_mtok
-        ) / 1e6
-        choices = getattr(completion, "choices", None) or [None]
-        finish = getattr(choices[0], "finish_reason", None)
-        return LLMCall("ok", latency_ms, tokens_in, tokens_out, cost, finish_reason=_short(finish))
-
     def _failed(
         self, paper: Paper, exc: openai.APIError, run: RunState, calls: list[LLMCall]
-    ) -> tuple[Summary, list[LLMCall]]:
-        """A request that failed after the SDK's retries: stop the run, or fall back."""
+    ) -> Outcome:
+        """A request that failed after the SDK's retries: stop the run, or fail the paper."""
         from digest.backends.llm_errors import QUOTA, RUN, classify
 
         problem = classify(
@@ -330,13 +246,13 @@ class OpenAIBackend:
             secret=self._api_key,
         )
         if problem.scope == RUN:
-            raise _Stop(problem.message)
+            raise SetupProblem(problem.message)
         calls[-1] = replace(calls[-1], error=problem.message)
         if problem.scope == QUOTA:
             run.stopped = run.stopped or problem.message
         else:
             run.count_failure(problem.message, "" if problem.says_fix else self._setup_hint)
-        return self._fallback(paper, problem.message), calls
+        return Outcome(paper, failure=Failure(problem.message), calls=tuple(calls))
 
     def _summary(self, reply: Reply) -> Summary:
         return Summary(
@@ -347,13 +263,3 @@ class OpenAIBackend:
             model=self.model,
             prompt_version=self.prompt_version,
         )
-
-    def _fallback(self, paper: Paper, reason: str) -> Summary:
-        return replace(
-            self._offline.summarize(paper), fallback_from=self.fallback_from, error=reason
-        )
-
-
-def _short(value: Any) -> str | None:
-    """A finish_reason as stored: a short string, whatever the server sent."""
-    return str(value)[:40] if value is not None else None

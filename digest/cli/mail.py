@@ -189,7 +189,8 @@ def subscribers(app: AppContext, as_json: bool) -> None:
       digest subscribers
       digest subscribers --json
     """
-    from digest.store.subscribers import list_subscribers, sync_config_subscribers
+    from digest.roster import sync_config_subscribers
+    from digest.store.subscribers import list_subscribers
 
     sync_config_subscribers(app.db, app.settings)
     subs = list_subscribers(app.db)
@@ -256,7 +257,7 @@ def send(
       digest send --check
     """
     from digest.delivery import send_digests
-    from digest.store.subscribers import sync_config_subscribers
+    from digest.roster import sync_config_subscribers
     from digest.transport import check
 
     if check_only:

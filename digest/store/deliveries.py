@@ -12,20 +12,15 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import Any
 
 from sqlite_utils import Database
 
-from digest.cadence import describe
-from digest.config import Settings
 from digest.errors import MailError
-from digest.models import Subscriber
 from digest.secrets import scrub
 from digest.store import inserted_id, utcnow
 from digest.store.selections import selection as selection_papers
 from digest.store.selections import selection_id
-from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
-from digest.text import plural
 
 # Consecutive rejected digests (5xx) after which an address is paused until
 # someone runs `digest subscribe` for it again.
@@ -183,63 +178,8 @@ def rejected_streak(db: Database, subscriber_id: int) -> tuple[int, str | None]:
     return len(rows), (rows[0][0] if rows else None)
 
 
-def status_lines(
-    db: Database,
-    settings: Settings,
-    now: datetime | None = None,
-    emails: list[str] | None = None,
-) -> list[str]:
-    """One line per subscriber (or per address in `emails`) for `digest status`:
-    last email, papers pending, last error, and why nothing was sent when nothing was."""
-    now = now or datetime.now(UTC)
-    subs = list_subscribers(db) if emails is None else [get_subscriber(db, e) for e in emails]
-    if not subs:
-        return ["no subscribers: add one with `digest subscribe EMAIL`"]
-    return [_status_line(db, settings, sub, now) for sub in subs]
-
-
-def _status_line(db: Database, settings: Settings, sub: Subscriber, now: datetime) -> str:
-    if not sub.active or sub.id is None:
-        if sub.paused:
-            return f"{sub.email}: paused (by the reader; filters kept for the resume)"
-        return f"{sub.email}: unsubscribed"
-    parts = [] if sub.frequency == "daily" else [describe(sub.frequency, sub.weekday)]
-    last = _last_sent_row(db, sub.id)
-    if last:
-        parts.append(f"last email {_short(last['sent_at'])} ({_papers(last['paper_count'])})")
-    else:
-        parts.append("never emailed")
-    selection = select_papers(db, settings, sub, now)
-    pending = pending_delivery(db, sub.id)
-    if pending:
-        parts.append(
-            f"digest of {pending.digest_date} ({_papers(len(pending.paper_ids))}) not sent"
-            f" after {plural(pending.attempts, 'attempt')}:"
-            f" {'the mail server' if settings.email.backend == 'smtp' else 'delivery'} failing,"
-            " retried next send"
-        )
-    if selection.matching:
-        waiting = selection.matching - len(pending.paper_ids) if pending else selection.matching
-        parts.append(f"{_papers(max(waiting, 0))} pending")
-        if selection.waits_until:
-            parts.append(f"next email on {selection.waits_until}")
-    elif not pending:
-        parts.append(f"nothing pending: {selection.reason}")
-    streak, reason = rejected_streak(db, sub.id)
-    error = _last_error(db, sub.id)
-    if error:
-        parts.append(f"last error {error}")
-    if streak >= REJECTED_LIMIT:
-        parts.append(
-            f"paused after {streak} rejected emails: run `digest subscribe {sub.email}`"
-            " to try again"
-        )
-    elif streak:
-        parts.append("rejected by the server; tried again next send")
-    return f"{sub.email}: " + "; ".join(parts)
-
-
-def _last_sent_row(db: Database, subscriber_id: int) -> dict | None:
+def last_sent(db: Database, subscriber_id: int) -> dict[str, Any] | None:
+    """The newest digest the server accepted for this subscriber: sent_at, paper_count."""
     rows = list(
         db.query(
             "SELECT sent_at, paper_count FROM deliveries"
@@ -251,22 +191,24 @@ def _last_sent_row(db: Database, subscriber_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
-def _last_sent(db: Database, subscriber_id: int) -> str | None:
-    row = db.execute("SELECT last_sent FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
-    return row[0] if row else None
-
-
-def _last_error(db: Database, subscriber_id: int) -> str | None:
-    """The latest error newer than the last accepted digest (older ones are stale)."""
+def last_error(db: Database, subscriber_id: int) -> tuple[str, str] | None:
+    """The latest error (its time stamp, its text) newer than the last accepted
+    digest: older ones are stale."""
     row = db.execute(
         "SELECT error FROM deliveries WHERE subscriber_id = ? AND status IN ('pending', 'failed')"
-        " AND error IS NOT NULL AND created >= ? ORDER BY id DESC LIMIT 1",
-        [subscriber_id, _last_sent(db, subscriber_id) or ""],
+        " AND error IS NOT NULL AND created >= ?"
+        " ORDER BY id DESC LIMIT 1",
+        [subscriber_id, _last_sent_stamp(db, subscriber_id) or ""],
     ).fetchone()
     if not row:
         return None
     stamp, _, message = row[0].partition(" ")
-    return f"{_short(stamp)}: {message}"
+    return stamp, message
+
+
+def _last_sent_stamp(db: Database, subscriber_id: int) -> str | None:
+    row = db.execute("SELECT last_sent FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
+    return row[0] if row else None
 
 
 def _with_papers(db: Database, row: dict) -> Delivery:
@@ -277,11 +219,3 @@ def _with_papers(db: Database, row: dict) -> Delivery:
         paper_ids=ids,
         reasons=reasons,
     )
-
-
-def _short(stamp: str) -> str:
-    return stamp[:16].replace("T", " ") + " UTC"
-
-
-def _papers(n: int) -> str:
-    return f"{plural(n, 'paper')}"

@@ -1,6 +1,6 @@
 """Counts over all readers for `digest status`, in a handful of indexed queries.
 
-Per-reader lines (`status_lines`) cost a selection per reader; at thousands
+Per-reader lines (digest.status.readers) cost a selection per reader; at thousands
 of readers the summary instead counts readers and recent digests in the store,
 which holds only the window's deliveries (digest/store/prune.py), and lists
 only the readers who need attention.

@@ -1,38 +1,23 @@
 """The log of model calls: one row per request, with tokens, latency and cost.
 
-A paper's calls and its summary are written in one small transaction, so a
-crash never leaves a paid-for call unrecorded next to a summary, or a
-summary without the calls that made it.
+A paper's calls and its summary are written in one small transaction (by
+digest/summarize/writer.py, the one writer), so a crash never leaves a paid-for call
+unrecorded next to a summary, or a summary without the calls that made it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
-from digest.config import Settings
-from digest.models import OFFLINE, Summary
+from digest.models import LLMCall, Summary
 from digest.secrets import scrub
 from digest.store import utcnow
 from digest.store.summaries import save_summary
 
 SUMMARISING_RUNS = ("summarize", "run", "build", "tag")  # every kind that can call a model
-
-
-@dataclass(frozen=True)
-class LLMCall:
-    """One request to the model. `status`: ok | repaired | invalid | error."""
-
-    status: str
-    latency_ms: float
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cost: float = 0.0
-    error: str | None = None
-    finish_reason: str | None = None  # "stop", "length" (cut at max_tokens), ...
 
 
 def save_outcome(
@@ -98,61 +83,19 @@ def last_summarising_run(db: Database) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def speed_lines(db: Database, run_id: int | None) -> list[str]:
-    """Each model's speed in the last run that called one: output tokens per second of
-    request time (prompt reading included, as a reader waits for it), from the call log.
-    What a local model on this machine really does, and what a provider delivers."""
-    if run_id is None:
-        return []
-    lines = []
-    for model, calls, tokens, seconds in db.execute(
-        "SELECT model, COUNT(*), SUM(output_tokens), SUM(latency_ms) / 1000.0 FROM llm_calls"
-        " WHERE run_id = ? AND output_tokens > 0 GROUP BY model ORDER BY model",
-        [run_id],
-    ).fetchall():
-        if seconds:
-            lines.append(
-                f"speed of {model}: {tokens / seconds:.1f} output tokens/s"
-                f" ({tokens:,} tokens in {seconds:.1f} s over {calls} calls)"
-            )
-    return lines
+def speeds(db: Database, run_id: int) -> list[tuple[str, int, int, float]]:
+    """Per model in one run: (model, calls, output tokens, seconds of request time),
+    counting only the calls that returned tokens."""
+    return [
+        (model, calls, tokens, seconds)
+        for model, calls, tokens, seconds in db.execute(
+            "SELECT model, COUNT(*), SUM(output_tokens), SUM(latency_ms) / 1000.0 FROM llm_calls"
+            " WHERE run_id = ? AND output_tokens > 0 GROUP BY model ORDER BY model",
+            [run_id],
+        ).fetchall()
+    ]
 
 
-def _line(figures: dict[str, Any], priced: bool) -> str:
-    line = (
-        f"{figures['calls']:,} calls, {figures['input_tokens']:,} input + "
-        f"{figures['output_tokens']:,} output tokens"
-    )
-    if priced:
-        line += f", cost {figures['cost']:.4f}"
-    problems = [f"{figures['failed']} failed"] if figures["failed"] else []
-    problems += [f"{figures['invalid']} invalid replies"] if figures["invalid"] else []
-    return line + (f" ({', '.join(problems)})" if problems else "")
-
-
-def status_lines(db: Database, settings: Settings) -> list[str]:
-    """`digest status` lines about model use: the last run and all time."""
-    priced = bool(settings.llm.price_input_per_mtok or settings.llm.price_output_per_mtok)
-    if (
-        settings.llm.backend == OFFLINE
-        and not db.execute("SELECT 1 FROM llm_calls LIMIT 1").fetchone()
-    ):
-        return [
-            'backend offline (extractive, no model calls); set [llm] backend = "openai"'
-            " to use a model"
-        ]
-    if settings.llm.backend == "local":
-        lines = [f"backend local, model_path {settings.llm.model_path or '(not set)'}"]
-    else:
-        lines = [f"backend {settings.llm.backend}, model {settings.llm.model}"]
-    run = last_summarising_run(db)
-    if run is not None:
-        lines.append(
-            f"last run #{run['id']} ({run['kind']}, {run['started']}, {run['status']}): "
-            + _line(totals(db, run["id"]), priced)
-        )
-    lines.append("in total: " + _line(totals(db), priced))
-    lines += speed_lines(db, run["id"] if run is not None else None)
-    if not priced:
-        lines.append("cost not tracked: set [llm] price_input_per_mtok and price_output_per_mtok")
-    return lines
+def any_call(db: Database) -> bool:
+    """Whether any model call was ever recorded."""
+    return db.execute("SELECT 1 FROM llm_calls LIMIT 1").fetchone() is not None

@@ -17,7 +17,6 @@ from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.store import inserted_id, utcnow
 from digest.store.subscribers import save_subscriber
-from digest.subscriptions import make_subscriber
 
 
 class SignupUsed(DigestError):
@@ -48,9 +47,10 @@ def get_signup(db: Database, signup_id: int) -> dict[str, Any] | None:
 
 
 def confirm_signup(
-    db: Database, signup_id: int, vocabulary: list[str], now: str | None = None
+    db: Database, signup_id: int, sub: Subscriber, now: str | None = None
 ) -> tuple[int, str]:
-    """Create or reactivate the subscriber of a sign-up, once; returns (id, what).
+    """Create or reactivate `sub`, the subscriber of a sign-up (checked by the
+    caller from the sign-up's row), once; returns (id, what).
 
     Marking the sign-up used and saving the subscriber are one transaction:
     two clicks at once confirm once, the second raises SignupUsed.
@@ -61,14 +61,6 @@ def confirm_signup(
         if row is None or row["confirmed"]:
             raise SignupUsed("this confirmation link was already used")
         db.execute("UPDATE signups SET confirmed = ? WHERE id = ?", [now, signup_id])
-        sub = make_subscriber(
-            row["email"],
-            vocabulary=vocabulary,
-            name=row["name"],
-            tags=[t for t in json.loads(row["tags"] or "[]") if t in vocabulary],
-            keywords=json.loads(row["keywords"] or "[]"),
-            frequency=row["frequency"],
-        )
         return save_subscriber(db, sub, now, touch=True)
 
 

@@ -1,4 +1,4 @@
-"""Subscribers, and which papers each one is due.
+"""Subscribers: who they are, what they asked for, and the ones the config lists.
 
 `digest subscribe` on a known address changes the settings it is given and
 keeps the others (and reactivates it) rather than adding a second row: a
@@ -12,26 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
-from digest import cadence
-from digest.config import Settings
-from digest.dates import digest_day
 from digest.errors import InputError
+from digest.identity import normalize_email
 from digest.models import Subscriber
 from digest.store import inserted_id, utcnow
-from digest.store.prune import horizon
-from digest.store.summaries import SHOWN_TAGS, fts_query
-from digest.subscriptions import check_config_subscribers, normalize_email
-
-# A new subscriber's first digest reaches back this far before the moment they
-# subscribed (the latest daily batch), not over the whole max_age_days backlog.
-WELCOME_WINDOW = timedelta(days=1)
-
-_SUMMARISED = "EXISTS (SELECT 1 FROM summaries s WHERE s.paper_id = p.id)"
 
 
 def save_subscriber(
@@ -78,7 +66,8 @@ def save_subscriber(
             return row["id"], "unchanged"
         if sub.active and not row["active"]:
             values["active_since"] = now
-        db.table("subscribers").update(row["id"], {**values, "updated": now})
+        # What the old settings held back says nothing about the new ones.
+        db.table("subscribers").update(row["id"], {**values, "updated": now, "held_back": None})
         return row["id"], "updated"
 
 
@@ -131,30 +120,41 @@ def list_subscribers(
     return [_to_subscriber(r) for r in rows]
 
 
-def sync_config_subscribers(db: Database, settings: Settings) -> list[str]:
-    """Create or update the [[subscribers]] of the config file; returns what changed.
+@dataclass(frozen=True)
+class Change:
+    """One thing a sync of listed subscribers did: `what` is created | updated
+    (the subscriber), liked (`detail`: the paper's title) or unknown-like
+    (`detail`: the identifier no stored paper has yet)."""
 
-    The config is the source of truth for the filters of the addresses it
-    lists, but it never re-subscribes someone who unsubscribed (only
-    `digest subscribe` does): an unsubscribe must stick.
+    email: str
+    what: str
+    detail: str = ""
+
+
+def sync_subscribers(
+    db: Database, subs: list[Subscriber], likes: dict[str, list[str]]
+) -> list[Change]:
+    """Create or update the given (already validated) subscribers, and add the
+    papers each `likes` (by address) as likes; returns what changed.
+
+    The list is the source of truth for the filters of the addresses on it,
+    but it never re-subscribes someone who unsubscribed (only `digest
+    subscribe` does): an unsubscribe must stick.
     """
-    where = settings.config_path or "config"
-    wanted = check_config_subscribers(settings)
-    likes = {normalize_email(e["email"]): list(e.get("like", [])) for e in settings.subscribers}
     changes = []
-    for sub in wanted:
+    for sub in subs:
         row = _row(db, sub.email)
         if row is not None and not row["active"]:
             sub = dataclasses.replace(sub, active=False, paused=bool(row["paused"]))
         sub_id, what = save_subscriber(db, sub)
         if what != "unchanged":
-            changes.append(f"{what} {sub.email} from {where}")
-        changes += _config_likes(db, sub_id, sub.email, likes.get(sub.email, []), where)
+            changes.append(Change(sub.email, what))
+        changes += _likes(db, sub_id, sub.email, likes.get(sub.email, []))
     return changes
 
 
-def _config_likes(db: Database, sub_id: int, email: str, likes: list[str], where: str) -> list[str]:
-    """Add the config's `like` papers as likes (never over a vote the reader gave)."""
+def _likes(db: Database, sub_id: int, email: str, likes: list[str]) -> list[Change]:
+    """Add the `like` papers as likes (never over a vote the reader gave)."""
     from digest.store.feedback import add_like, find_paper
 
     changes = []
@@ -162,124 +162,11 @@ def _config_likes(db: Database, sub_id: int, email: str, likes: list[str], where
         try:
             paper = find_paper(db, ident)
         except InputError:
-            changes.append(
-                f"{email}: like {ident!r} from {where} is not a stored paper yet"
-                " (it counts once the paper is ingested)"
-            )
+            changes.append(Change(email, "unknown-like", ident))
             continue
         if add_like(db, sub_id, paper["id"]):
-            changes.append(f"{email} likes {paper['title']!r} (from {where})")
+            changes.append(Change(email, "liked", paper["title"]))
     return changes
-
-
-@dataclass
-class Selection:
-    """The papers due to one subscriber now, and why there are none if so."""
-
-    paper_ids: list[int]  # best rank first, at most the subscriber's cap
-    matching: int  # all papers due (the ones past the cap wait for the next digest)
-    new: int  # undelivered summarised papers in the window, before the filters
-    unsummarised: int  # papers in the window still waiting for a summary
-    since: str  # the window's start
-    waits_until: str | None = None  # a weekly subscriber's next email day, when not today
-    cadence: str = "daily"  # "daily" or "weekly on Monday"
-    due: list[int] = dataclasses.field(default_factory=list)  # every due paper, best rank first
-    cap: int = 0  # at most this many in one email
-
-    @property
-    def reason(self) -> str:
-        """Why nothing is due, in words (empty when something is)."""
-        if self.waits_until:
-            so_far = f" ({self.matching} papers so far)" if self.matching else ""
-            return f"{self.cadence}: next email on {self.waits_until}{so_far}"
-        if self.matching:
-            return ""
-        if self.new:
-            return f"all {self.new} new papers filtered out by tags/keywords"
-        if self.unsummarised:
-            return f"no new papers yet ({self.unsummarised} wait for a summary)"
-        return "no new papers"
-
-
-def select_papers(db: Database, settings: Settings, sub: Subscriber, now: datetime) -> Selection:
-    """The papers `sub` should get now, best rank first, capped.
-
-    Due: summarised, first seen within [digest] max_age_days (and at most
-    WELCOME_WINDOW before the subscription began), not yet delivered to this
-    subscriber, passing their filters (see digest.cadence for how tags,
-    excluded tags and keywords combine). A weekly subscriber gets the best
-    papers of the past week (by rank, then the most recent) on their day,
-    and nothing on the other days.
-    """
-    weekly = sub.frequency == "weekly"
-    since = now - (cadence.WEEK if weekly else timedelta(days=settings.digest.max_age_days))
-    row = _row(db, sub.email)
-    started = row["active_since"] if row else None
-    if started:
-        welcome = cadence.WEEK if weekly else WELCOME_WINDOW
-        since = max(since, datetime.fromisoformat(started) - welcome)
-    since_s = since.replace(microsecond=0).isoformat()
-    since_s = max(since_s, horizon(db) or "")  # nothing behind the prune horizon is due
-    base = (
-        "FROM papers p WHERE p.first_seen >= ? AND NOT EXISTS"
-        " (SELECT 1 FROM delivered d WHERE d.subscriber_id = ? AND d.paper_id = p.id)"
-    )
-    params: list[Any] = [since_s, sub.id]
-    one = lambda sql: db.execute(sql, params).fetchone()[0]  # noqa: E731
-    unsummarised = one(f"SELECT COUNT(*) {base} AND NOT {_SUMMARISED}")
-    new = one(f"SELECT COUNT(*) {base} AND {_SUMMARISED}")
-    filters, fparams = _filters(sub)
-    order = "p.best_rank, p.first_seen DESC, p.id" if weekly else "p.best_rank, p.first_seen, p.id"
-    rows = db.execute(
-        f"SELECT p.id {base} AND {_SUMMARISED}{filters} ORDER BY {order}", params + fparams
-    ).fetchall()
-    cap = sub.max_papers or settings.digest.max_papers
-    waits = None
-    if weekly and sub.id is not None:
-        last = db.execute(
-            "SELECT MAX(digest_date) FROM deliveries WHERE subscriber_id = ? AND status = 'sent'",
-            [sub.id],
-        ).fetchone()[0]
-        day = date.fromisoformat(digest_day(settings, now))
-        joined = digest_day(settings, datetime.fromisoformat(started)) if started else None
-        waits = cadence.next_weekly(day, sub.weekday or cadence.DEFAULT_WEEKDAY, last, joined)
-    return Selection(
-        [] if waits else [r[0] for r in rows[:cap]],
-        len(rows),
-        new,
-        unsummarised,
-        since_s,
-        waits.isoformat() if waits else None,
-        cadence.describe(sub.frequency, sub.weekday),
-        [] if waits else [r[0] for r in rows],
-        cap,
-    )
-
-
-def _filters(sub: Subscriber) -> tuple[str, list[Any]]:
-    """SQL for the subscriber's filters: tags and keywords each match on any
-    listed one; both must match (match "all") or either (match "any");
-    excluded tags always remove a paper."""
-    sql, params = "", []
-    wanted: list[str] = []
-    if sub.tags:
-        wanted.append(
-            f"EXISTS (SELECT 1 FROM json_each({SHOWN_TAGS})"
-            f" WHERE value IN ({','.join('?' * len(sub.tags))}))"
-        )
-        params += list(sub.tags)
-    if sub.keywords:
-        wanted.append("p.id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)")
-        params.append(" OR ".join(f"({fts_query(k)})" for k in sub.keywords))
-    if wanted:
-        sql += f" AND ({(' OR ' if sub.match == 'any' else ' AND ').join(wanted)})"
-    if sub.exclude_tags:
-        sql += (
-            f" AND NOT EXISTS (SELECT 1 FROM json_each({SHOWN_TAGS})"
-            f" WHERE value IN ({','.join('?' * len(sub.exclude_tags))}))"
-        )
-        params += list(sub.exclude_tags)
-    return sql, params
 
 
 def _row(db: Database, email: str) -> dict[str, Any] | None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from sqlite_utils import Database
 
 from digest.models import Paper, Summary
 from digest.store import utcnow
-from digest.store.papers import to_paper
+from digest.store.papers import get_papers, to_paper
+
+# Papers read from the store at a time when summarising everything pending: a
+# run's memory stays flat however many papers are waiting.
+PAGE = 500
 
 # The summary shown for a paper: a model's (not a fallback) before an offline one, so an
 # offline pass never hides a paid model summary; within each kind, the most recent.
@@ -90,6 +94,27 @@ def unsummarised_ids(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [r[0] for r in db.execute(sql, params)]
+
+
+class PagedPapers(Collection[Paper]):
+    """Stored papers in the order of `ids`, read PAGE at a time as they are used.
+
+    A run over 40,000 papers holds their ids, never all their texts. Sized and
+    iterable, like the list the backends otherwise get.
+    """
+
+    def __init__(self, db: Database, ids: list[int]) -> None:
+        self.db, self.ids = db, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, paper: object) -> bool:
+        return isinstance(paper, Paper) and paper.id in self.ids
+
+    def __iter__(self) -> Iterator[Paper]:
+        for start in range(0, len(self.ids), PAGE):
+            yield from get_papers(self.db, self.ids[start : start + PAGE])
 
 
 def _unsummarised_where(

@@ -10,6 +10,7 @@ nothing about who reads the digest. Sign-ups are rate limited per address
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from typing import Any
@@ -146,6 +147,19 @@ def _signup_for(web: Web, token: str) -> dict[str, Any]:
     return row
 
 
+def _signed_up(row: dict[str, Any], vocabulary: list[str]) -> Subscriber:
+    """The subscriber a sign-up asked for, checked again at the click: a tag
+    the vocabulary no longer has is dropped rather than refused."""
+    return make_subscriber(
+        row["email"],
+        vocabulary=vocabulary,
+        name=row["name"],
+        tags=[t for t in json.loads(row["tags"] or "[]") if t in vocabulary],
+        keywords=json.loads(row["keywords"] or "[]"),
+        frequency=row["frequency"],
+    )
+
+
 def _refuse(web: Web, exc: DigestError) -> Response:
     if isinstance(exc, SignupUsed):
         return web.error(
@@ -193,7 +207,8 @@ async def confirm_post(request: Request) -> Response:
     def answer() -> Response:
         try:
             row = _signup_for(web, token)
-            sub_id, _ = confirm_signup(web.db(), row["id"], web.settings.vocabulary, _stamp(web))
+            wanted = _signed_up(row, web.settings.vocabulary)
+            sub_id, _ = confirm_signup(web.db(), row["id"], wanted, _stamp(web))
         except DigestError as exc:
             return _refuse(web, exc)
         sub = subscriber_by_id(web.db(), sub_id)

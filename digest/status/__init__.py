@@ -1,4 +1,9 @@
-"""Everything `digest status` reports, gathered from the store in one place."""
+"""Everything `digest status` reports, gathered from the store in one place.
+
+Read from the record and the store's counts only: nothing here ranks,
+summarises or fetches (an import-linter contract keeps it so), so a status
+never waits for a model or the network, whatever the settings name.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,13 @@ from sqlite_utils import Database
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.locks import holder as lock_holder
+from digest.status.model_calls import model_call_lines
+from digest.status.readers import reader_lines
 from digest.store import db_file
-from digest.store.deliveries import status_lines as mail_status_lines
 from digest.store.delivery_stats import delivery_summary, emails_of
 from digest.store.links import lookup_counts
-from digest.store.llm_calls import status_lines as llm_status_lines
 from digest.store.papers import last_source
+from digest.store.rank_record import rank_records, ranked_readers
 from digest.store.runs import last_run, process_alive
 from digest.store.summaries import counts
 from digest.text import plural
@@ -51,16 +57,16 @@ def collect(
     run = last_run(db, "run")
     text["runs"] = _run_lines(run)
     text["schedule"] = _schedule_lines(settings)
-    text["model calls"] = llm_status_lines(db, settings)
+    text["model calls"] = model_call_lines(db, settings)
     summary = not subscribers and not every_reader and mail["readers"] > PER_READER_UP_TO
     if subscribers:
-        text["subscribers"] = mail_status_lines(db, settings, emails=subscribers)
+        text["subscribers"] = reader_lines(db, settings, emails=subscribers)
     elif summary:
         text["subscribers"] = _summary_lines(db, settings, mail)
     else:
-        text["subscribers"] = mail_status_lines(db, settings)
+        text["subscribers"] = reader_lines(db, settings)
     text["subscribers"] += _signup_lines(db)
-    ranking = _ranked_count(db) if summary else _ranking_lines(db, settings, subscribers)
+    ranking = _ranked_count(db) if summary else _ranking_lines(db, subscribers)
     if ranking:
         text["ranking"] = ranking
     mail.pop("attention_ids")
@@ -105,7 +111,7 @@ def _summary_lines(db: Database, settings: Settings, mail: dict[str, Any]) -> li
         more = f" (the first {len(shown)})" if need > len(shown) else ""
         who = "1 reader needs" if need == 1 else f"{need} readers need"
         lines.append(f"{who} attention{more}:")
-        lines += ["  " + line for line in mail_status_lines(db, settings, emails=shown)]
+        lines += ["  " + line for line in reader_lines(db, settings, emails=shown)]
     else:
         lines.append("no reader needs attention")
     lines.append("one line per reader: `digest status --all`, or `--subscriber EMAIL`")
@@ -189,45 +195,39 @@ def _schedule_lines(settings: Settings) -> list[str]:
 
 def _ranked_count(db: Database) -> list[str]:
     """The ranking section of the summary: how many readers are ranked, in one query."""
-    ranked = db.execute(
-        "SELECT COUNT(*) FROM subscribers WHERE active AND (TRIM(COALESCE(interests, '')) != ''"
-        " OR id IN (SELECT subscriber_id FROM feedback))"
-    ).fetchone()[0]
+    ranked = ranked_readers(db)
     if not ranked:
         return []
     who = "1 reader is" if ranked == 1 else f"{ranked} readers are"
     return [f"{who} ranked by their interests or votes (`digest status --all` for each)"]
 
 
-def _ranking_lines(db: Database, settings: Settings, emails: list[str] | None = None) -> list[str]:
+def _ranking_lines(db: Database, emails: list[str] | None = None) -> list[str]:
     """Per reader who gave interests or votes: what ranks their papers, and how
-    many due papers their min relevance holds back (they are not lost)."""
-    from digest.rank import Ranking
-    from digest.store.subscribers import get_subscriber, list_subscribers, select_papers
+    many due papers their min relevance held back at the last send (they are
+    not lost: they stay due). From the record: nothing is ranked here."""
+    from digest.store.subscribers import get_subscriber, list_subscribers
 
-    now = datetime.now(UTC)
-    ranking = Ranking(db, settings, now)
+    records = rank_records(db)
     lines = []
     subs = [get_subscriber(db, e) for e in emails] if emails else None
     for sub in subs if subs is not None else list_subscribers(db, active_only=True):
-        if not sub.active:
+        record = records.get(sub.id) if sub.active and sub.id is not None else None
+        if record is None:
             continue
-        if not ranking.wants(sub):
-            continue
-        votes = ranking.votes(sub)
-        ups = sum(v > 0 for v in votes.values())
+        votes = record.liked + record.rated_down
         signals = (["interests"] if sub.interests else []) + (
-            [f"{ups} liked, {len(votes) - ups} rated down"] if votes else []
+            [f"{record.liked} liked, {record.rated_down} rated down"] if votes else []
         )
         line = f"{sub.email}: ranked by {' + '.join(signals)}"
         if sub.min_relevance is not None:
-            selection = select_papers(db, settings, sub, now)
-            plan = ranking.plan(sub, selection.due, selection.cap)
-            line += (
-                f"; {plural(plan.held_back, 'due paper')}"
-                f" under min relevance {sub.min_relevance:g} held back"
-            )
+            floor = f"min relevance {sub.min_relevance:g}"
+            if record.held_back is None:
+                line += f"; {floor}: what it holds back is counted at the next send"
+            else:
+                line += (
+                    f"; {plural(record.held_back, 'due paper')} under {floor} held back"
+                    " at the last send"
+                )
         lines.append(line)
-    if ranking.note:
-        lines.append(ranking.note)
     return lines
