@@ -29,12 +29,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from digest.bodies import SharedBodies
 from digest.config import Settings
 from digest.dates import digest_day
 from digest.draft import ALREADY, draft_for, papers_of, reader_id
 from digest.errors import DigestError, MailError
 from digest.locks import hold
-from digest.mail import build_message, new_message_id, render_email, sender
+from digest.mail import new_message_id, render_email, sender, wire_message
 from digest.models import Subscriber
 from digest.rank import Ranking
 from digest.send_report import Outcome, SendReport, commit_result
@@ -130,12 +131,13 @@ def _send_all(
     sender(settings)  # a bad [email] from fails here, before anything is recorded
     ranking = Ranking(db, settings, now)
     ranking.prepare(subs)
+    bodies = SharedBodies(settings)
     if dry_run:
         for sub in subs:
             if should_stop is not None and should_stop():
                 break
             report.outcomes.append(
-                _prepare(db, settings, sub, now, day, force, ranking, dry_run=True)
+                _prepare(db, settings, sub, now, day, force, ranking, dry_run=True, bodies=bodies)
             )
         return report
     pool = SendPool(
@@ -156,7 +158,9 @@ def _send_all(
                 failing = f"the mail server is failing ({pool.server_down})"
                 slots.append(Outcome(sub.email, "skipped", detail=failing))
                 continue
-            prepared = _prepare(db, settings, sub, now, day, force, ranking, slot=len(slots))
+            prepared = _prepare(
+                db, settings, sub, now, day, force, ranking, slot=len(slots), bodies=bodies
+            )
             if isinstance(prepared, Outcome):
                 slots.append(prepared)
                 continue
@@ -167,6 +171,7 @@ def _send_all(
             slots[result.job.slot] = commit_result(db, result, stamp)
     finally:
         pool.close()
+    log.info("%d renders for %d emails filled in from a shared one", bodies.rendered, bodies.filled)
     return report
 
 
@@ -206,6 +211,7 @@ def _prepare(
     *,
     dry_run: bool = False,
     slot: int = 0,
+    bodies: SharedBodies | None = None,
 ) -> Any:
     """Everything before the hand-over, in the main thread (it alone uses the
     database): the reader's state, the selection, the recorded digest and its
@@ -231,8 +237,9 @@ def _prepare(
         return Outcome(sub.email, "nothing", detail=draft.reason)
     if draft.delivery is None and not draft.paper_ids and not settings.digest.send_empty:
         return Outcome(sub.email, "nothing", detail=draft.reason, held_back=held)
+    bodies = bodies or SharedBodies(settings)
     papers = papers_of(db, draft.paper_ids, draft.reasons)
-    rendered = render_email(settings, sub, papers, draft.digest_date)
+    rendered = bodies.render(sub, papers, draft.digest_date)
     # Papers left out to keep the email under the clipping size stay due.
     shown = [p["id"] for p in papers[: rendered.papers]]
     if dry_run:
@@ -251,8 +258,8 @@ def _prepare(
         return Outcome(sub.email, "nothing", detail="its papers were just delivered")
     if list(delivery.paper_ids) != shown:
         papers = papers_of(db, delivery.paper_ids, delivery.reasons)
-        rendered = render_email(settings, sub, papers, delivery.digest_date)
-    msg = build_message(
+        rendered = bodies.render(sub, papers, delivery.digest_date)
+    msg = wire_message(
         settings,
         sub,
         rendered,

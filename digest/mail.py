@@ -20,15 +20,19 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
-from urllib.parse import quote
 
 import css_inline
 
 from digest.config import Settings
+from digest.mime import Wire, address, compose, header_value
 from digest.models import Subscriber
+from digest.reader_links import Personal, ReaderLinks, personal
+from digest.reader_links import list_unsubscribe_headers as list_unsubscribe_headers
+from digest.reader_links import reader_links as reader_links
+from digest.reader_links import unsubscribe_target as unsubscribe_target
 from digest.render import environment, render
 from digest.text import plural, safe_url
-from digest.view import PaperView, banner, paper_view
+from digest.view import banner, paper_view
 
 # Headers are not folded below the RFC 5322 hard limit: a folded Message-ID or
 # List-Unsubscribe is legal, but some programs read it with a stray space.
@@ -58,48 +62,13 @@ class RenderedEmail:
         return len(self.html.encode("utf-8"))
 
 
-def unsubscribe_target(settings: Settings, email: str) -> str | None:
-    """The configured List-Unsubscribe mailto: or http(s) URL for this reader (checked
-    with the settings). `{email}` in it is replaced by the reader's address, URL-encoded."""
-    raw = settings.email.list_unsubscribe
-    if not raw:
-        return None
-    return raw.strip().replace("{email}", quote(email, safe="@"))
-
-
-@dataclass(frozen=True)
-class ReaderLinks:
-    """A reader's own signed links (with [web] public_url set)."""
-
-    unsubscribe: str  # RFC 8058 one-click target; a GET shows a button
-    manage: str
-
-
-def reader_links(
-    settings: Settings, sub: Subscriber, secret: str | None = None
-) -> ReaderLinks | None:
-    """The reader's signed unsubscribe and manage links, or None without a web.
-
-    The key is read from the environment unless given (the web app has it).
-    """
-    if not settings.web.public_url or sub.id is None:
-        return None
-    from digest.signing import link, web_secret
-
-    secret = secret or web_secret(settings)
-    version = sub.token_version
-    return ReaderLinks(
-        unsubscribe=link(settings, secret, "u", "unsubscribe", sub.id, version),
-        manage=link(settings, secret, "m", "manage", sub.id, version),
-    )
-
-
 def render_email(
     settings: Settings,
     sub: Subscriber,
     papers: list[dict[str, Any]],
     digest_date: str,
     budget: int = HTML_BUDGET,
+    values: Personal | None = None,
 ) -> RenderedEmail:
     """Render both bodies and the subject of one subscriber's digest.
 
@@ -107,27 +76,41 @@ def render_email(
     When the HTML of all of them would pass `budget` bytes (Gmail clips past
     about 102 KB, hiding the rest and the footer), the email shows the first
     papers that fit and says "and N more"; `RenderedEmail.papers` says how
-    many it shows, and only those count as delivered.
+    many it shows, and only those count as delivered. `values` are the
+    reader's own (`reader_links.personal`, the default) or stand-ins for them
+    (`digest.bodies`).
     """
+    values = values or personal(settings, sub)
     shown = len(papers)
-    rendered = _render(settings, sub, papers, digest_date, shown)
+    rendered = _render(settings, sub, papers, digest_date, shown, values)
     while rendered.size > budget and shown > 1:
         # Shrink in proportion to the overshoot, then step: a few renders at most.
         guess = int(shown * budget / rendered.size)
         shown = max(1, min(shown - 1, guess))
-        rendered = _render(settings, sub, papers, digest_date, shown)
+        rendered = _render(settings, sub, papers, digest_date, shown, values)
     return rendered
 
 
 def _render(
-    settings: Settings, sub: Subscriber, papers: list[dict[str, Any]], digest_date: str, shown: int
+    settings: Settings,
+    sub: Subscriber,
+    papers: list[dict[str, Any]],
+    digest_date: str,
+    shown: int,
+    values: Personal,
 ) -> RenderedEmail:
     day = date.fromisoformat(digest_date)
-    links = reader_links(settings, sub)
     hf_url = settings.digest.hf_url
     items = [paper_view(p, n, hf_url) for n, p in enumerate(papers[:shown], 1)]
-    if links is not None:
-        items = _with_vote_links(settings, sub, items)
+    vote = values.vote
+    if vote is not None:
+        # Thumbs up / down beside each paper (signed "vote" tokens, digest/web/vote.py).
+        items = [
+            item
+            if item.id is None
+            else dataclasses.replace(item, vote_up=vote(item.id, 1), vote_down=vote(item.id, -1))
+            for item in items
+        ]
     title = " ".join(settings.digest.title.split()) or "Trending papers"
     n = len(items)
     weekly = sub.frequency == "weekly"
@@ -145,11 +128,11 @@ def _render(
         "public_url": safe_url(settings.digest.public_url)
         or (safe_url(f"{settings.web.public_url}/") if settings.web.public_url else None),
         "banner": banner(items),
-        "reader": " ".join((sub.name or "").split()),
-        "email": sub.email,
-        "filters": _filters(sub),
-        "unsubscribe": links.unsubscribe if links else unsubscribe_target(settings, sub.email),
-        "manage": links.manage if links else None,
+        "reader": values.reader,
+        "email": values.email,
+        "filters": filters(sub),
+        "unsubscribe": values.unsubscribe,
+        "manage": values.manage,
     }
     folder = settings.digest.templates_dir
     # Both end with a newline, as they do once in the message.
@@ -157,36 +140,19 @@ def _render(
     html = _inline(render("email.html.j2", folder, **context), folder).rstrip("\n") + "\n"
     when = f"week to {digest_date}" if weekly else digest_date
     subject = f"{title} — {when} ({context['count_words']})"
-    return RenderedEmail(subject, text, html, n, links)
-
-
-def _with_vote_links(
-    settings: Settings, sub: Subscriber, items: list[PaperView]
-) -> list[PaperView]:
-    """Thumbs up / down links beside each paper (signed "vote" tokens, digest/web/vote.py):
-    a reader's verdict reorders their next emails (digest/rank)."""
-    from digest.signing import vote_link, web_secret
-
-    if sub.id is None:
-        return items
-    secret = web_secret(settings)
-    return [
-        item
-        if item.id is None
-        else dataclasses.replace(
-            item,
-            vote_up=vote_link(settings, secret, sub.id, sub.token_version, item.id, 1),
-            vote_down=vote_link(settings, secret, sub.id, sub.token_version, item.id, -1),
-        )
-        for item in items
-    ]
+    return RenderedEmail(subject, text, html, n, values.links)
 
 
 def sender(settings: Settings) -> tuple[str, str]:
     """(From header, envelope sender) from [email] from (checked with the settings); the
     digest title names it when the config gives a bare address."""
-    name, addr = parseaddr(settings.email.from_)
-    return formataddr((name or settings.digest.title, addr)), addr
+    return _sender(settings.email.from_, settings.digest.title)
+
+
+@functools.lru_cache(maxsize=16)
+def _sender(from_: str, title: str) -> tuple[str, str]:
+    name, addr = parseaddr(from_)
+    return formataddr((name or title, addr)), addr
 
 
 def new_message_id(settings: Settings) -> str:
@@ -224,34 +190,45 @@ def build_message(
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(email.text)
     msg.add_alternative(email.html, subtype="html")
-    # A boundary derived from the Message-ID: a resent digest is byte-for-byte the same.
-    msg.set_boundary("==digest-" + hashlib.sha256(message_id.encode()).hexdigest()[:32])
+    msg.set_boundary(_boundary(message_id))
     return msg
 
 
-def list_unsubscribe_headers(
-    settings: Settings, sub: Subscriber, links: ReaderLinks | None = None
-) -> dict[str, str]:
-    """List-Unsubscribe (and, with a web, RFC 8058's List-Unsubscribe-Post).
+def wire_message(
+    settings: Settings,
+    sub: Subscriber,
+    email: RenderedEmail,
+    *,
+    message_id: str,
+    when: datetime,
+) -> Wire | EmailMessage:
+    """The same message as `build_message`, written straight to bytes (digest.mime:
+    a fraction of the CPU); the EmailMessage when an address needs SMTPUTF8 or a
+    header the fast path does not write."""
+    from_header, envelope = sender(settings)
+    if sub.email.isascii() and envelope.isascii():
+        headers = [
+            ("From", header_value(from_header)),
+            ("To", address(sub.name or "", sub.email)),
+            ("Subject", header_value(email.subject)),
+            ("Date", format_datetime(when)),
+            ("Message-ID", message_id),
+            *list_unsubscribe_headers(settings, sub, email.links).items(),
+            ("Auto-Submitted", "auto-generated"),
+        ]
+        wire = compose(headers, email.text, email.html, _boundary(message_id), message_id)
+        if wire is not None:
+            return wire
+    return build_message(settings, sub, email, message_id=message_id, when=when)
 
-    With [web] public_url the first target is the reader's signed https link,
-    which accepts the one-click POST mail providers send; a configured mailto:
-    list_unsubscribe follows it as a second choice.
-    """
-    target = unsubscribe_target(settings, sub.email)
-    links = links or reader_links(settings, sub)
-    if links is None:
-        return {"List-Unsubscribe": f"<{target}>"} if target else {}
-    targets = [links.unsubscribe]
-    if target and target.lower().startswith("mailto:"):
-        targets.append(target)
-    return {
-        "List-Unsubscribe": ", ".join(f"<{t}>" for t in targets),
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+
+def _boundary(message_id: str) -> str:
+    """Derived from the Message-ID: a resent digest is byte-for-byte the same."""
+    return "==digest-" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
 
 
-def _filters(sub: Subscriber) -> str:
+def filters(sub: Subscriber) -> str:
+    """The reader's filters in words (the email says why it holds these papers)."""
     parts = []
     if sub.tags:
         parts.append("tagged " + " or ".join(sub.tags))

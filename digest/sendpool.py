@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+from digest.mime import Wire
 from digest.transport import SendFailure, Transport
 
 
@@ -31,7 +32,7 @@ class Job:
     """One recorded digest to send: `slot` says whose outcome it fills in."""
 
     slot: int
-    message: EmailMessage
+    message: EmailMessage | Wire
     sender: str
     recipient: str
     context: Any = None  # what the caller needs to commit the result

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import smtplib
 import ssl
 import tempfile
@@ -27,7 +26,8 @@ from typing import Protocol
 from digest.config import Settings
 from digest.config_fields import require_smtp_password
 from digest.errors import MailError
-from digest.files import write_atomic
+from digest.mime import Wire
+from digest.outbox import FileTransport as FileTransport
 from digest.secrets import register
 from digest.smtp_errors import SendFailure, explain
 
@@ -37,53 +37,11 @@ DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 class Transport(Protocol):
     name: str
 
-    def send(self, msg: EmailMessage, sender: str, recipient: str) -> str:
+    def send(self, msg: EmailMessage | Wire, sender: str, recipient: str) -> str:
         """Deliver or raise SendFailure; returns where it went, for the report."""
         ...
 
     def close(self) -> None: ...
-
-
-class FileTransport:
-    """Writes each message as a .eml file, with its HTML part beside it.
-
-    The name is the Message-ID's local part plus the recipient, so a retried
-    digest replaces its own file instead of adding a second one, and names
-    sort in creation order (see mail.new_message_id). Writes are atomic
-    (temporary file + rename): a .eml file present is a whole message.
-    """
-
-    name = "file"
-
-    def __init__(self, outbox_dir: str | Path) -> None:
-        self.outbox = Path(outbox_dir)
-
-    def send(self, msg: EmailMessage, sender: str, recipient: str) -> str:
-        local = str(msg["Message-ID"]).strip().strip("<>").split("@", 1)[0]
-        who = recipient.replace("@", "_")
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{local}_{who}")[:150]
-        eml = self.outbox / f"{stem}.eml"
-        html = msg.get_body(preferencelist=("html",))
-        try:
-            self.outbox.mkdir(parents=True, exist_ok=True)
-            if html is not None:
-                # A reader's address and links: the operator's eyes only (0o600), and
-                # kept across a power cut, since the email is then recorded as sent.
-                page = html.get_content().encode()
-                write_atomic(self.outbox / f"{stem}.html", page, mode=0o600, durable=True)
-            data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-            write_atomic(eml, data, mode=0o600, durable=True)
-        except OSError as exc:
-            raise SendFailure(
-                f"cannot write to the outbox {self.outbox}: {exc.strerror or exc}"
-                " (check [email] outbox_dir)",
-                temporary=False,
-                server=True,
-            ) from exc
-        return str(eml)
-
-    def close(self) -> None:
-        return None
 
 
 class SMTPTransport:
@@ -171,13 +129,13 @@ class SMTPTransport:
             raise explain(exc, self, stage="connect") from exc
         return smtp
 
-    def send(self, msg: EmailMessage, sender: str, recipient: str) -> str:
+    def send(self, msg: EmailMessage | Wire, sender: str, recipient: str) -> str:
         reused = self._smtp is not None
         if self._smtp is None:
             self._smtp = self.connect()
         try:
             try:
-                self._smtp.send_message(msg, from_addr=sender, to_addrs=[recipient])
+                _hand_over(self._smtp, msg, sender, recipient)
             except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused) as exc:
                 # A reused connection the server closed meanwhile (idle, or its limit
                 # of messages per connection): a 421 or a close at MAIL FROM, before
@@ -187,7 +145,7 @@ class SMTPTransport:
                 _quietly_close(self._smtp)
                 self._smtp = None
                 self._smtp = self.connect()
-                self._smtp.send_message(msg, from_addr=sender, to_addrs=[recipient])
+                _hand_over(self._smtp, msg, sender, recipient)
         except (OSError, smtplib.SMTPException) as exc:
             failure = explain(exc, self, stage="send", recipient=recipient)
             if failure.server:
@@ -273,6 +231,15 @@ class _SMTP(_MailStage, smtplib.SMTP):
 
 class _SMTP_SSL(_MailStage, smtplib.SMTP_SSL):  # noqa: N801
     pass
+
+
+def _hand_over(smtp: smtplib.SMTP, msg: EmailMessage | Wire, sender: str, recipient: str) -> None:
+    """MAIL, RCPT, DATA. A Wire is already bytes (digest.mime writes only ASCII
+    addresses); an EmailMessage is flattened by smtplib (SMTPUTF8 when needed)."""
+    if isinstance(msg, Wire):
+        smtp.sendmail(sender, [recipient], msg.data)
+    else:
+        smtp.send_message(msg, from_addr=sender, to_addrs=[recipient])
 
 
 def _gone_at_mail(smtp: smtplib.SMTP | None, exc: smtplib.SMTPException) -> bool:

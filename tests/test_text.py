@@ -68,3 +68,23 @@ def test_arxiv_titles_are_cleaned() -> None:
     titles = [e.paper.title for e in entries]
     assert "Red Self-Adjoint Time Operator in a Weighted Energy Space" in titles
     assert all(t.isprintable() for t in titles)
+
+
+def test_printable_drops_exactly_the_control_separator_and_bidi_characters() -> None:
+    """Every code point, against Unicode's own categories: control characters (Cc) and
+    line/paragraph separators (Zl, Zp) become spaces, bidi overrides go, the rest stays."""
+    import sys
+    import unicodedata
+
+    bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        if ch in "\x1b\x9b\x90\x98\x9d\x9e\x9f" or ch.isspace() or 0xD800 <= code <= 0xDFFF:
+            continue  # these start escape sequences; white space folds (both tested above)
+        if ch in bidi:
+            expected = "ab"
+        elif unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            expected = "a b"
+        else:
+            expected = f"a{ch}b"
+        assert printable(f"a{ch}b") == expected, hex(code)

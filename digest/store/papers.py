@@ -77,12 +77,12 @@ def _record_batch(
     db: Database, batch: list[Entry], source_id: int, now: str, report: IngestReport
 ) -> None:
     keys = [title_key(e.paper.title) for e in batch]
-    ids = _ids_by_key(db, keys)
+    ids, stored = _known(db, keys)
     for entry, key in zip(batch, keys, strict=True):
         if key not in ids and entry.paper.arxiv_id:
-            found = _id_by_arxiv(db, entry.paper.arxiv_id)
+            found = _by_arxiv(db, entry.paper.arxiv_id)
             if found is not None:
-                ids[key] = found
+                ids[key], stored[found[0]] = found
     fresh: dict[str, Entry] = {}
     for entry, key in zip(batch, keys, strict=True):
         if ids.get(key) is None and key not in fresh:
@@ -94,9 +94,8 @@ def _record_batch(
         [_paper_row(key, e, now) for key, e in fresh.items()],
     )
     if fresh:
-        ids.update(_ids_by_key(db, list(fresh)))
-    stored = _abstracts(db, [ids[k] for k in keys if k not in fresh])
-    sightings, merges = [], []
+        ids.update(_known(db, list(fresh))[0])
+    sightings, merges, seen = [], [], []
     for entry, key in zip(batch, keys, strict=True):
         paper_id = ids[key]
         is_new = fresh.get(key) is entry
@@ -105,12 +104,16 @@ def _record_batch(
             report.new += 1
         else:
             report.known += 1
-            merges.append(_merge_params(paper_id, entry, now))
+            if _only_seen(entry.paper):
+                seen.append((now, entry.rank, entry.rank, paper_id))
+            else:
+                merges.append(_merge_params(paper_id, entry, now))
         differs = int(
             not is_new and stored.get(paper_id, entry.paper.abstract) != entry.paper.abstract
         )
         sightings.append((paper_id, source_id, entry.rank, entry.listed, now, differs))
     db.conn.executemany(_MERGE, merges)
+    db.conn.executemany(_SEEN, seen)
     db.conn.executemany(
         "INSERT INTO sightings (paper_id, source_id, rank, listed, seen_at, abstract_differs)"
         " VALUES (?,?,?,?,?,?)",
@@ -160,6 +163,26 @@ _MERGE = (
 )
 
 
+# A known paper seen again by a source that says nothing else about it (a dump:
+# title, abstract, rank): what _MERGE does with all its other values None.
+_SEEN = "UPDATE papers SET last_seen = ?, best_rank = MIN(COALESCE(best_rank, ?), ?) WHERE id = ?"
+
+
+def _only_seen(p: Paper) -> bool:
+    return not (
+        p.arxiv_id
+        or p.url
+        or p.authors
+        or p.upvotes is not None
+        or p.published
+        or p.github_repo
+        or p.project_page
+        or p.ai_keywords
+        or p.num_comments is not None
+        or p.thumbnail
+    )
+
+
 def _merge_params(paper_id: int, entry: Entry, now: str) -> list[Any]:
     """A known paper seen again: keep its text, gain what the new source knows.
 
@@ -188,25 +211,24 @@ def _merge_params(paper_id: int, entry: Entry, now: str) -> list[Any]:
     ]
 
 
-def _ids_by_key(db: Database, keys: list[str]) -> dict[str, int]:
+def _known(db: Database, keys: list[str]) -> tuple[dict[str, int], dict[int, str]]:
+    """The stored papers with these keys: ids by key, and their abstracts by id
+    (a sighting notes when its abstract differs), in one query per batch."""
     unique = list(dict.fromkeys(keys))
     marks = ",".join("?" * len(unique))
-    rows = db.execute(f"SELECT key, id FROM papers WHERE key IN ({marks})", unique)
-    return dict(rows.fetchall())
+    rows = db.execute(f"SELECT key, id, abstract FROM papers WHERE key IN ({marks})", unique)
+    ids, abstracts = {}, {}
+    for key, paper_id, abstract in rows:
+        ids[key], abstracts[paper_id] = paper_id, abstract
+    return ids, abstracts
 
 
-def _id_by_arxiv(db: Database, arxiv_id: str) -> int | None:
-    row = db.execute("SELECT id FROM papers WHERE arxiv_id = ?", [arxiv_key(arxiv_id)]).fetchone()
-    return row[0] if row else None
-
-
-def _abstracts(db: Database, paper_ids: list[int]) -> dict[int, str]:
-    if not paper_ids:
-        return {}
-    unique = list(dict.fromkeys(paper_ids))
-    marks = ",".join("?" * len(unique))
-    rows = db.execute(f"SELECT id, abstract FROM papers WHERE id IN ({marks})", unique)
-    return dict(rows.fetchall())
+def _by_arxiv(db: Database, arxiv_id: str) -> tuple[int, str] | None:
+    """The id and abstract of the stored paper with this arXiv id."""
+    row = db.execute(
+        "SELECT id, abstract FROM papers WHERE arxiv_id = ?", [arxiv_key(arxiv_id)]
+    ).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def to_paper(row: dict[str, Any]) -> Paper:
