@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the realistic papers the email tests 
 from email_papers import build_library, mixed  # noqa: E402
 
 from digest.config import Settings  # noqa: E402
-from digest.mail import FULL_PAPERS, HTML_BUDGET, render_email  # noqa: E402
+from digest.mail.compose import FULL_PAPERS, HTML_BUDGET, render_email  # noqa: E402
 from digest.models import Subscriber  # noqa: E402
 
 COUNTS = (5, 10, 25, 50, 75, 100)

@@ -3,7 +3,7 @@
     python bench/fanout.py [--quick] [--subscribers 1000]
 
 A library of the seed papers (ingested and summarised offline once) gets N
-subscribers without filters; `digest.delivery.send_digests` then renders and
+subscribers without filters; `digest.mail.delivery.send_digests` then renders and
 sends each one their email (25 papers, the default cap) through
 
 * smtp: an aiosmtpd server on 127.0.0.1 in its own process (so it does not
@@ -16,7 +16,7 @@ The time is split without a profiler, inside the same run: the sending
 (main) thread's steps for each reader are wrapped with timers (selection,
 rendering, MIME, the two store writes, waiting on the connection threads);
 they never nest, so with "other" they add up to the wall time. The
-transport's `send` runs in the connection thread (`digest.sendpool`),
+transport's `send` runs in the connection thread (`digest.mail.sendpool`),
 overlapping the main thread's work, so it is reported per message beside
 the split, not inside it. Each backend runs on a
 fresh copy of the same database, interleaved, medians of the repeats.
@@ -43,18 +43,18 @@ from typing import Any
 
 from common import SEEDS, machine_line, median, stamp, table, write_section
 
-import digest.delivery as delivery
+import digest.mail.delivery as delivery
 from digest.backends import get_backend
-from digest.bodies import SharedBodies
 from digest.config import Settings
-from digest.ingest import ingest_paths
+from digest.mail.bodies import SharedBodies
+from digest.mail.sendpool import SendPool
+from digest.mail.transport import FileTransport, SMTPTransport
 from digest.render import environment
-from digest.sendpool import SendPool
+from digest.sources.ingest import ingest_paths
 from digest.store import open_db
 from digest.store.subscribers import save_subscriber
 from digest.subscriptions import make_subscriber
 from digest.summarize import pending_papers, summarize_papers
-from digest.transport import FileTransport, SMTPTransport
 
 FULL, QUICK = (1000, 3), (100, 3)  # subscribers, repeats
 BACKENDS = ("smtp", "file")
@@ -327,13 +327,13 @@ def render(result: dict[str, Any], quick: bool) -> str:
             "`python bench/fanout.py`"
             + (" `--quick`" if quick else "")
             + f". {n:,} subscribers without filters, {papers} papers each (the default cap),"
-            " the seed papers summarised offline. `digest.delivery.send_digests` renders and"
+            " the seed papers summarised offline. `digest.mail.delivery.send_digests` renders and"
             " sends every email: *smtp* through an aiosmtpd server on 127.0.0.1 in its own"
             " process (one reused connection, plain SMTP), *file* into the outbox folder."
             " Per-email milliseconds of the sending thread (share of the wall time), timed"
             " inside the same runs around each step: *select* (rejected streak, the due"
             " papers, their rows), *render* (both bodies, CSS inlining; one render per distinct"
-            " digest, digest/bodies.py), *MIME* (the message's bytes), *store* (recording the"
+            " digest, digest/mail/bodies.py), *MIME* (the message's bytes), *store* (recording the"
             " digest before sending and the result after), *wait* (for a free connection or the"
             " last results), *other* the rest; these add up to the wall time. *send* is the"
             " transport's time per message in its connection thread, overlapping the rest."

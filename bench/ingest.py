@@ -1,4 +1,4 @@
-"""Ingest speed and memory: `digest.ingest.ingest_file` beside bare SQLite.
+"""Ingest speed and memory: `digest.sources.ingest.ingest_file` beside bare SQLite.
 
     python bench/ingest.py [--quick]
 
@@ -54,7 +54,7 @@ from common import (
 from sqlite_utils import Database
 
 from digest.identity import title_key
-from digest.ingest import ingest_file
+from digest.sources.ingest import ingest_file
 from digest.store import open_db, utcnow
 
 FULL = {1_000: 5, 10_000: 5, 100_000: 3}  # entries -> repetitions
@@ -361,7 +361,8 @@ def render(new: list[dict], known: list[dict], memory: list[dict], quick: bool) 
             "`python bench/ingest.py`"
             + (" `--quick` (no 100k size, fewer repeats)" if quick else "")
             + ". Synthetic compact dumps made from the seed dumps' titles and abstracts."
-            " *ours* = `digest.ingest.ingest_file` into an `open_db` database (hashing, parsing,"
+            " *ours* = `digest.sources.ingest.ingest_file` into an `open_db` database"
+            " (hashing, parsing,"
             " identity, store, FTS triggers). Medians of interleaved repetitions, entries per"
             " second.",
             "",

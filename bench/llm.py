@@ -42,7 +42,7 @@ from digest.backends.llm_reply import fence_safe  # noqa: E402
 from digest.backends.offline import OfflineBackend  # noqa: E402
 from digest.backends.openai import OpenAIBackend  # noqa: E402
 from digest.config import load_settings  # noqa: E402
-from digest.ingest import ingest_paths  # noqa: E402
+from digest.sources.ingest import ingest_paths  # noqa: E402
 from digest.store import open_db  # noqa: E402
 from digest.summarize import pending_papers, summarize_papers  # noqa: E402
 

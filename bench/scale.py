@@ -54,8 +54,8 @@ from digest.store import open_db
 
 def per_reader(path: Path, now: datetime, sample: int = 300) -> dict[str, float]:
     """Median ms per reader of the selection step and of rendering, over a sample."""
-    from digest.draft import draft_for, papers_of
-    from digest.mail import render_email
+    from digest.mail.compose import render_email
+    from digest.mail.draft import draft_for, papers_of
     from digest.rank import Ranking
     from digest.store.deliveries import rejected_streak
     from digest.store.subscribers import list_subscribers
@@ -143,7 +143,7 @@ class Relay:
 
 def send_child() -> None:
     """Runs in the child: one day's send of a built database; prints JSON."""
-    from digest.delivery import send_digests
+    from digest.mail.delivery import send_digests
 
     args = dict(zip(sys.argv[2::2], sys.argv[3::2], strict=False))
     path, port = Path(args["--db"]), int(args["--port"])
@@ -157,8 +157,8 @@ def send_child() -> None:
     said: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
-    logging.getLogger("digest.delivery").addHandler(handler)
-    logging.getLogger("digest.delivery").setLevel(logging.INFO)
+    logging.getLogger("digest.mail.delivery").addHandler(handler)
+    logging.getLogger("digest.mail.delivery").setLevel(logging.INFO)
     t0 = time.perf_counter()
     report = send_digests(db, settings, now=now)
     wall = time.perf_counter() - t0
@@ -306,7 +306,7 @@ def _body(rows: list, per: dict, connections: int) -> str:
         " 60 papers a day; every reader emailed every day. *Select* is the per-reader"
         " selection step of a send (rejected streak, pending digest, sent today?, the due"
         " papers), *render* both bodies of one reader's email in full (a send renders each"
-        " distinct digest once and fills readers in: digest/bodies.py); medians over 300"
+        " distinct digest once and fills readers in: digest/mail/bodies.py); medians over 300"
         " readers. *Status* is"
         " `digest status` (the summary), median of 3.",
         "",

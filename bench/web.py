@@ -37,8 +37,8 @@ from common import SEEDS, machine_line, stamp, table, write_dump, write_section
 
 from digest.backends import get_backend
 from digest.config import Settings
-from digest.ingest import ingest_paths
 from digest.signing import make_token
+from digest.sources.ingest import ingest_paths
 from digest.store import open_db
 from digest.store.subscribers import save_subscriber
 from digest.subscriptions import make_subscriber

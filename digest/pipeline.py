@@ -27,7 +27,7 @@ from digest.store.runs import finish_run, mark_abandoned, start_run
 from digest.text import plural
 
 if TYPE_CHECKING:
-    from digest.transport import Transport
+    from digest.mail.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +165,12 @@ def _unexpected(exc: Exception) -> str:
 
 
 def _ingest(db: Database, settings: Settings, dumps: list[str] | None, report: RunReport) -> None:
-    from digest.ingest import ingest_paths
+    from digest.sources.ingest import ingest_paths
 
     paths = [*settings.sources.dumps, *(dumps or [])]
     results = ingest_paths(db, paths) if paths else []
     if settings.sources.hf_daily or settings.sources.arxiv_categories:
-        from digest.live import fetch_enabled_sources
+        from digest.sources.live import fetch_enabled_sources
 
         results += fetch_enabled_sources(db, settings)
     if settings.sources.resolving:
@@ -238,7 +238,7 @@ def _send(
     transport: Transport | None,
     force: bool = False,
 ) -> None:
-    from digest.delivery import send_digests
+    from digest.mail.delivery import send_digests
     from digest.roster import sync_config_subscribers
 
     sync_config_subscribers(db, settings)
@@ -262,7 +262,7 @@ def _send(
 def _write_digest(db: Database, settings: Settings, report: RunReport, dry_run: bool) -> None:
     """The day's Markdown digest: the papers first seen that day, best rank first, at most
     [digest] max_digest_papers (it says how many more there were); rewritten each run."""
-    from digest.digests import build_digest
+    from digest.render.markdown import build_digest
 
     if dry_run:
         return

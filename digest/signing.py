@@ -26,7 +26,7 @@ from itsdangerous import (
 )
 
 from digest.config import Settings
-from digest.config_fields import require_web_secret
+from digest.config.fields import require_web_secret
 from digest.errors import DigestError
 from digest.secrets import register
 

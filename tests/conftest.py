@@ -72,7 +72,7 @@ def seeds(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seed dumps ingested once per session (what `digest ingest` of them makes)."""
-    from digest.ingest import ingest_paths
+    from digest.sources.ingest import ingest_paths
 
     path = tmp_path_factory.mktemp("seeded") / "digest.db"
     database = open_db(path)

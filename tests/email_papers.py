@@ -16,9 +16,9 @@ from typing import Any
 
 from digest.backends import get_backend
 from digest.config import Settings
-from digest.ingest import ingest_paths
 from digest.models import IngestReport
 from digest.sources import hf
+from digest.sources.ingest import ingest_paths
 from digest.store import open_db
 from digest.store.papers import record_entries
 from digest.store.summaries import listing

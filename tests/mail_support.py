@@ -14,7 +14,7 @@ from tests_support import SEEDS
 
 from digest.backends import get_backend
 from digest.config import Settings
-from digest.ingest import ingest_paths
+from digest.sources.ingest import ingest_paths
 from digest.store import open_db
 from digest.summarize import pending_papers, summarize_papers
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from digest.backoff import backoff
-from digest.delivery import default_backoff
+from digest.mail.delivery import default_backoff
 
 
 def test_waits_double_from_two_seconds_up_to_a_minute() -> None:

@@ -10,7 +10,7 @@ from tests_support import SEEDS
 
 from digest.backends.offline import OfflineBackend
 from digest.config import load_settings
-from digest.ingest import ingest_paths
+from digest.sources.ingest import ingest_paths
 from digest.store import open_db, summaries
 from digest.summarize import summarize_pending
 

@@ -17,7 +17,7 @@ from tests_support import SEEDS
 from digest.backends import get_backend
 from digest.cadence import next_weekly, week_start
 from digest.config import Settings
-from digest.delivery import send_digests
+from digest.mail.delivery import send_digests
 from digest.models import IngestReport
 from digest.roster import limits
 from digest.sources.dumps import file_hash, parse_dump

@@ -19,8 +19,8 @@ from chaos_setup import Dumps
 
 from digest.backends import get_backend
 from digest.config import Settings
-from digest.ingest import ingest_paths
-from digest.mail import build_message, render_email
+from digest.mail.compose import build_message, render_email
+from digest.sources.ingest import ingest_paths
 from digest.store import open_db
 from digest.store.subscribers import get_subscriber, save_subscriber
 from digest.store.summaries import listing

@@ -10,7 +10,7 @@ import jinja2
 import pytest
 
 from digest.config import TABLES, SourcesConfig, load_settings
-from digest.config_fields import TEMPLATE_FILTERS
+from digest.config.fields import TEMPLATE_FILTERS
 from digest.errors import ConfigError
 
 

@@ -13,12 +13,12 @@ import pytest
 from mail_support import delivered, expected_ids, listed_titles, settings_for, titles_of
 from smtp_server import SMTPServer, refusing_port, smtp_server
 
-from digest.delivery import send_digests
+from digest.mail.delivery import send_digests
+from digest.mail.transport import SMTPTransport
 from digest.status.readers import reader_lines
 from digest.store import open_db
 from digest.store.subscribers import save_subscriber
 from digest.subscriptions import make_subscriber
-from digest.transport import SMTPTransport
 
 library_template, library = mail_support.library_template, mail_support.library
 

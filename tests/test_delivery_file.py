@@ -11,7 +11,7 @@ from pathlib import Path
 import mail_support
 from mail_support import body, delivered, expected_ids, listed_titles, settings_for, titles_of
 
-from digest.delivery import send_digests
+from digest.mail.delivery import send_digests
 from digest.status.readers import reader_lines
 from digest.store import open_db
 from digest.store.subscribers import save_subscriber

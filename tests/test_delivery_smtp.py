@@ -126,11 +126,11 @@ def test_plain_smtp_without_tls_or_login(invoke, library: Path) -> None:
 def test_login_over_implicit_tls(library: Path, certificate: Certificate) -> None:
     from mail_support import settings_for
 
-    from digest.delivery import send_digests
+    from digest.mail.delivery import send_digests
+    from digest.mail.transport import SMTPTransport
     from digest.store import open_db
     from digest.store.subscribers import save_subscriber
     from digest.subscriptions import make_subscriber
-    from digest.transport import SMTPTransport
 
     db = open_db(library)
     settings = settings_for(library)

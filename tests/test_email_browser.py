@@ -18,7 +18,7 @@ from browser_support import CHROMIUM, require_chromium
 from email_papers import FIRST_DUMP, build_library, mixed
 
 from digest.config import Settings
-from digest.mail import RenderedEmail, render_email
+from digest.mail.compose import RenderedEmail, render_email
 from digest.models import Subscriber
 from digest.store import open_db
 from digest.store.summaries import listing

@@ -14,14 +14,14 @@ import pytest
 from mail_support import body, expected_ids, listed_titles, settings_for, titles_of
 
 from digest.config import EmailConfig, Settings, load_settings
-from digest.delivery import preview_email, send_digests
 from digest.errors import ConfigError, MailError
-from digest.mail import build_message, render_email
+from digest.mail.compose import build_message, render_email
+from digest.mail.delivery import preview_email, send_digests
 from digest.models import Subscriber
+from digest.render.view import paper_links
 from digest.store import open_db
 from digest.store.subscribers import save_subscriber
 from digest.subscriptions import make_subscriber
-from digest.view import paper_links
 
 NASTY = {
     "id": 1,

@@ -9,7 +9,7 @@ import pytest
 from email_papers import FIRST_DUMP, build_library, mixed
 
 from digest.config import Settings
-from digest.mail import FULL_PAPERS, HTML_BUDGET, render_email
+from digest.mail.compose import FULL_PAPERS, HTML_BUDGET, render_email
 from digest.models import Subscriber
 
 READER = Subscriber(email="ada@example.org", name="Ada", id=1)

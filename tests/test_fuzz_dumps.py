@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from tests_support import SEEDS
 
 from digest.errors import DumpError
-from digest.ingest import ingest_file
 from digest.models import Entry
 from digest.sources.dumps import MAX_LINE, parse_dump
+from digest.sources.ingest import ingest_file
 from digest.store import open_db
 
 # Hundreds of generated dumps: part of the full run (CI), not of the fast loop.

@@ -9,11 +9,11 @@ import pytest
 from payload_server import DATA, PayloadServer
 
 from digest.config import Settings, SourcesConfig
-from digest.live import fetch_hf
 from digest.models import Entry, IngestReport, Paper
 from digest.sources.arxiv import parse_atom
 from digest.sources.hf import parse_items
 from digest.sources.http import Retry
+from digest.sources.live import fetch_hf
 from digest.store import open_db
 from digest.store.papers import record_entries
 

@@ -128,8 +128,8 @@ def test_a_stop_during_a_long_pacing_wait_is_heard_at_once(seeds, tmp_path):
     import time
 
     from digest.config import load_settings
-    from digest.ingest import ingest_paths
     from digest.pipeline import run_pass
+    from digest.sources.ingest import ingest_paths
     from digest.store import open_db
 
     with FakeOpenAI() as fake:

@@ -15,7 +15,7 @@ from mail_support import body, delivered, listed_titles, settings_for
 from openai_server import FakeOpenAI
 
 from digest.config import load_settings
-from digest.delivery import send_digests
+from digest.mail.delivery import send_digests
 from digest.rank import Ranking
 from digest.rank.lexical import Matrix, Vectorizer, terms
 from digest.rank.score import Corpus, Ranker, logistic_weights, phrases

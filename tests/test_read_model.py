@@ -21,10 +21,10 @@ import pytest
 from email_papers import FIRST_DUMP, build_library
 
 from digest.config import Settings
-from digest.digests import build_digest
-from digest.draft import papers_of
-from digest.mail import render_email
+from digest.mail.compose import render_email
+from digest.mail.draft import papers_of
 from digest.models import Subscriber, Summary
+from digest.render.markdown import build_digest
 from digest.store import open_db
 from digest.store.summaries import save_summary
 

@@ -16,9 +16,9 @@ from payload_server import ATOM, PayloadServer, failing
 from tests_support import DATA
 
 from digest.config import Settings
-from digest.ingest import ingest_paths
 from digest.sources.arxiv import Pacer
 from digest.sources.http import Retry
+from digest.sources.ingest import ingest_paths
 from digest.sources.resolve import resolve_links
 from digest.store import open_db
 

@@ -13,9 +13,9 @@ from tests_support import SEEDS
 
 from digest.backends import get_backend
 from digest.config import Settings
-from digest.delivery import send_digests
+from digest.mail.delivery import send_digests
+from digest.mail.sendpool import Pacer
 from digest.models import IngestReport
-from digest.sendpool import Pacer
 from digest.sources.dumps import file_hash, parse_dump
 from digest.store import open_db
 from digest.store.deliveries import pending_delivery, record_attempt, start_delivery

@@ -1,5 +1,5 @@
-"""One render per distinct digest (digest.bodies) and the digest written straight
-to bytes (digest.mime): both must give exactly what the general path gives."""
+"""One render per distinct digest (digest.mail.bodies) and the digest written straight
+to bytes (digest.mail.mime): both must give exactly what the general path gives."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from pathlib import Path
 
 from mail_support import library, library_template, settings_for  # noqa: F401
 
-from digest.bodies import SharedBodies
-from digest.mail import build_message, render_email, wire_message
-from digest.mime import Wire
+from digest.mail.bodies import SharedBodies
+from digest.mail.compose import build_message, render_email, wire_message
+from digest.mail.mime import Wire
+from digest.mail.reader_links import personal
+from digest.mail.transport import FileTransport
 from digest.models import Subscriber
-from digest.reader_links import personal
 from digest.resources import resource_dir
 from digest.store import open_db
 from digest.store.summaries import listing
-from digest.transport import FileTransport
 
 SECRET = "s" * 40
 READERS = [

@@ -9,9 +9,9 @@ import pytest
 from payload_server import PayloadServer, failing, garbled
 
 from digest.config import Settings, SourcesConfig
-from digest.live import fetch_arxiv, fetch_enabled_sources
 from digest.sources.arxiv import Pacer
 from digest.sources.http import Retry
+from digest.sources.live import fetch_arxiv, fetch_enabled_sources
 from digest.store.fetch_state import get_state
 
 RSS = "/rss/quant-ph"

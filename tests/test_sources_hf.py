@@ -10,9 +10,9 @@ import pytest
 from payload_server import DATA, failing, garbled, slow, too_many
 
 from digest.config import Settings, SourcesConfig
-from digest.live import fetch_hf
 from digest.sources.hf import parse_items
 from digest.sources.http import Retry, make_client
+from digest.sources.live import fetch_hf
 from digest.store.fetch_state import get_state
 
 DAILY = "/api/daily_papers"

@@ -24,7 +24,7 @@ from smtp_server import smtp_server
 from test_email_browser import AUDIT
 from web_support import SECRET, link_in, running_web
 
-from digest.delivery import send_digests
+from digest.mail.delivery import send_digests
 from digest.store import open_db
 from digest.store.subscribers import get_subscriber
 

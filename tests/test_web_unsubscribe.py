@@ -12,8 +12,8 @@ import pytest
 from mail_support import settings_for
 from web_support import ENV, SECRET, running_web
 
-from digest.delivery import send_digests
 from digest.errors import ConfigError
+from digest.mail.delivery import send_digests
 from digest.signing import TokenError, make_token, read_token
 from digest.store import open_db
 from digest.store.subscribers import get_subscriber, save_subscriber
@@ -236,7 +236,7 @@ def test_the_list_unsubscribe_header_is_the_link_in_the_body_even_a_second_later
     import time
     from datetime import UTC, datetime
 
-    from digest.mail import build_message, render_email
+    from digest.mail.compose import build_message, render_email
     from digest.store.summaries import listing
 
     monkeypatch.setenv("DIGEST_WEB_SECRET", SECRET)

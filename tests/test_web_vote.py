@@ -14,7 +14,7 @@ import pytest
 from mail_support import body, settings_for
 from web_support import SECRET, running_web
 
-from digest.delivery import send_digests
+from digest.mail.delivery import send_digests
 from digest.signing import TokenError, make_token, make_vote_token, read_vote_token
 from digest.store import open_db
 from digest.store.feedback import votes

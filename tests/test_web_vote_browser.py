@@ -16,7 +16,7 @@ from mail_support import body, settings_for
 from test_email_browser import AUDIT
 from web_support import SECRET, running_web
 
-from digest.delivery import send_digests
+from digest.mail.delivery import send_digests
 from digest.store import open_db
 from digest.store.feedback import votes
 from digest.store.subscribers import get_subscriber, save_subscriber

@@ -21,7 +21,7 @@ import httpx
 from starlette.applications import Starlette
 
 from digest.config import Settings
-from digest.transport import Transport
+from digest.mail.transport import Transport
 from digest.web import create_app
 from digest.web.server import Background
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any
 
-from digest.backends import Outcome
+from digest.backends.base import Outcome
 from digest.backends.llm_run import Halt, RunState
 from digest.errors import BackendError
 from digest.models import Paper

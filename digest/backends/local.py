@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from digest.backends import Outcome, StopCheck, never
+from digest.backends.base import Outcome, StopCheck, never
 from digest.backends.openai import PLACEHOLDER_KEY, OpenAIBackend
 from digest.local.model import find_model
 from digest.local.server import LocalServer

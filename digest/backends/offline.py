@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from digest.backends import OneAtATime
 from digest.backends import offline_rules as rules
+from digest.backends.base import OneAtATime
 from digest.backends.offline_text import (  # noqa: F401 (re-exported)
     MAX_CHARS,
     MAX_TLDR_WORDS,

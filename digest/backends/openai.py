@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from digest.backends import SKIPPED, Failure, Outcome, StopCheck, never
+from digest.backends.base import SKIPPED, Failure, Outcome, StopCheck, never
 from digest.backends.llm_batch import Put, SetupProblem, outcomes, work_through
 from digest.backends.llm_checks import check_reply
 from digest.backends.llm_reply import (

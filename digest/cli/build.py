@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from digest.backends import BACKENDS
-from digest.cli import AppContext, cli, parse_date, pass_app
+from digest.cli.app import AppContext, cli, parse_date, pass_app
 from digest.errors import DigestError
 
 
@@ -70,12 +70,12 @@ def build(
             raise click.UsageError("an email preview needs --format html|txt and --subscriber")
         if since or limit or backend:
             raise click.UsageError("--since, --limit and --backend do not apply to a preview")
-        from digest.delivery import preview_email
+        from digest.mail.delivery import preview_email
 
         text, count = preview_email(app.db, app.settings, subscriber, fmt), None
     else:
         from digest.backends import get_backend
-        from digest.digests import build_digest
+        from digest.render.markdown import build_digest
 
         settings = app.load(backend=backend)
         chosen = get_backend(settings.llm.backend, settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from digest.cli import AppContext, cli, pass_app
+from digest.cli.app import AppContext, cli, pass_app
 
 _VOTES = {"up": 1, "down": -1, "undo": 0}
 

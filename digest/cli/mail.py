@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from digest.cli import AppContext, cli, pass_app
+from digest.cli.app import AppContext, cli, pass_app
 from digest.models import MAX_PAPERS
 
 if TYPE_CHECKING:
@@ -256,9 +256,9 @@ def send(
       digest send --subscriber ada@example.org
       digest send --check
     """
-    from digest.delivery import send_digests
+    from digest.mail.delivery import send_digests
+    from digest.mail.transport import check
     from digest.roster import sync_config_subscribers
-    from digest.transport import check
 
     if check_only:
         verdict = check(app.settings, progress=lambda line: click.echo(f"  {line}"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli import AppContext, cli, parse_date, pass_app
+from digest.cli.app import AppContext, cli, parse_date, pass_app
 
 
 @cli.command()
@@ -49,7 +49,7 @@ def ingest(
     if source == "dumps":
         if day or since:
             raise click.UsageError("--date and --since go with --source hf or arxiv")
-        from digest.ingest import ingest_paths
+        from digest.sources.ingest import ingest_paths
 
         targets = list(paths) or [Path(p) for p in app.settings.sources.dumps]
         if not targets:
@@ -60,7 +60,7 @@ def ingest(
             raise click.UsageError(f"--source {source} takes no paths")
         if day and since:
             raise click.UsageError("give --date or --since, not both")
-        from digest.live import fetch_arxiv, fetch_hf
+        from digest.sources.live import fetch_arxiv, fetch_hf
 
         fetch = fetch_hf if source == "hf" else fetch_arxiv
         reports = fetch(app.db, app.settings, date=parse_date(day), since=parse_date(since))
@@ -156,8 +156,8 @@ def papers(
       digest papers --tag diffusion --limit 5
       digest papers --search "sparse autoencoder" --json
     """
+    from digest.render.view import paper_view, to_json
     from digest.store.summaries import listing
-    from digest.view import paper_view, to_json
 
     if tag_name is not None and tag_name not in app.settings.tags:
         known = ", ".join(app.settings.tags)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli import AppContext, cli, pass_app, setup_logging
+from digest.cli.app import AppContext, cli, pass_app, setup_logging
 
 log = logging.getLogger("digest.serve")
 

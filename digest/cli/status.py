@@ -6,7 +6,7 @@ import json
 
 import click
 
-from digest.cli import AppContext, cli, pass_app
+from digest.cli.app import AppContext, cli, pass_app
 
 
 @cli.command()

@@ -8,7 +8,7 @@ import sys
 import click
 
 from digest.backends import BACKENDS
-from digest.cli import AppContext, cli, pass_app
+from digest.cli.app import AppContext, cli, pass_app
 from digest.errors import DigestError, InputError
 from digest.models import OFFLINE
 
@@ -139,7 +139,7 @@ def tag(
       digest tag --title "Sparse autoencoders" --abstract "We probe ..."
       echo '{"title": "...", "abstract": "..."}' | digest tag --stdin --json
     """
-    from digest.tagging import tag_given, tag_stored
+    from digest.summarize.tagging import tag_given, tag_stored
 
     chosen = app.load(backend=backend).llm.backend
     if from_stdin or title is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from digest.cli import AppContext, cli, pass_app, setup_logging
+from digest.cli.app import AppContext, cli, pass_app, setup_logging
 
 
 @cli.command()

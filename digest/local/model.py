@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from digest.config_fields import Bad, model_file
+from digest.config.fields import Bad, model_file
 from digest.errors import ConfigError
 
 

@@ -17,9 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import Settings
 from digest.errors import BusyError, ConfigError
+from digest.mail.transport import Transport
 from digest.render import environment
 from digest.signing import web_secret
-from digest.transport import Transport
 from digest.web import manage, pages, subscribe, unsubscribe, vote
 from digest.web.context import Web
 

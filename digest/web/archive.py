@@ -16,8 +16,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from digest.config import Settings
+from digest.render.view import PaperView, paper_view
 from digest.store import archive
-from digest.view import PaperView, paper_view
 
 PER_PAGE = 25  # papers on a day, tag or search page (the email's default cap)
 DAYS_PER_PAGE = 30

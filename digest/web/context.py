@@ -16,10 +16,10 @@ from sqlite_utils import Database
 from starlette.responses import HTMLResponse, Response
 
 from digest.config import Settings
+from digest.mail.transport import Transport, make_transport
 from digest.render import render
 from digest.store import BUSY_TIMEOUT_S, open_db
 from digest.store.archive import version
-from digest.transport import Transport, make_transport
 
 
 def _now() -> datetime:

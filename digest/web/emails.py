@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from digest.config import Settings
-from digest.mail import POLICY, new_message_id, sender
+from digest.mail.compose import POLICY, new_message_id, sender
 from digest.render import render
 
 

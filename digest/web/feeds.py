@@ -15,8 +15,8 @@ from sqlite_utils import Database
 
 from digest.config import Settings
 from digest.render import render
+from digest.render.view import PaperView
 from digest.store import archive
-from digest.view import PaperView
 from digest.web.archive import views
 
 DAYS = 20  # digest days in the feed of all digests

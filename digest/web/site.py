@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from sqlite_utils import Database
 
 from digest.config import Settings
-from digest.config_fields import check_url
+from digest.config.fields import check_url
 from digest.errors import ConfigError
 from digest.files import write_atomic
 from digest.render import environment, render

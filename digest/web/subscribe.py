@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from digest.errors import DigestError
-from digest.mail import reader_links
+from digest.mail.compose import reader_links
+from digest.mail.smtp_errors import SendFailure
 from digest.models import Subscriber
 from digest.signing import CONFIRM_MAX_AGE_S, TokenError, link, read_token
-from digest.smtp_errors import SendFailure
 from digest.store.signups import SignupUsed, allow, confirm_signup, create_signup, get_signup
 from digest.store.subscribers import subscriber_by_id
 from digest.subscriptions import make_subscriber
@@ -132,7 +132,7 @@ def _stamp(web: Web) -> str:
 
 
 def _envelope(web: Web) -> str:
-    from digest.mail import sender
+    from digest.mail.compose import sender
 
     return sender(web.settings)[1]
 

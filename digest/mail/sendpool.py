@@ -1,6 +1,6 @@
 """Sending over a pool of reused connections, at most `max_per_minute`.
 
-The sender (digest.delivery) selects, records and renders each digest in the
+The sender (digest.mail.delivery) selects, records and renders each digest in the
 main thread, which alone uses the database; `[email] connections` worker
 threads each own one transport (one SMTP connection, reused, reopened when
 the server drops it) and hand messages over. Rendering the next digests thus
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from digest.mime import Wire
-from digest.transport import SendFailure, Transport
+from digest.mail.mime import Wire
+from digest.mail.transport import SendFailure, Transport
 
 
 @dataclass

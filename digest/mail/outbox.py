@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from digest.files import write_atomic
-from digest.mime import Wire
-from digest.smtp_errors import SendFailure
+from digest.mail.mime import Wire
+from digest.mail.smtp_errors import SendFailure
 
 
 class FileTransport:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from digest.sendpool import Result
+from digest.mail.sendpool import Result
 from digest.store.deliveries import mark_failed, mark_sent, record_attempt
 from digest.text import plural
 

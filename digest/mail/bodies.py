@@ -25,9 +25,9 @@ from collections import OrderedDict
 from typing import Any
 
 from digest.config import Settings
-from digest.mail import HTML_BUDGET, RenderedEmail, filters, render_email
+from digest.mail.compose import HTML_BUDGET, RenderedEmail, filters, render_email
+from digest.mail.reader_links import Personal, personal
 from digest.models import Subscriber
-from digest.reader_links import Personal, personal
 
 _ESCAPED = re.compile("[&<>\"'\u00a0]")
 # Characters of rendered digests kept for reuse; the least recently used go first.

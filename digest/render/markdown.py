@@ -11,10 +11,10 @@ from sqlite_utils import Database
 from digest.backends import Backend
 from digest.config import Settings
 from digest.render import render
+from digest.render.view import banner, paper_view, writers
 from digest.store.papers import latest_arrival_day
 from digest.store.summaries import count_since, listing
 from digest.summarize import pending_papers, summarize_as_run
-from digest.view import banner, paper_view, writers
 
 FORMATS = {"md": "digest.md.j2"}
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from digest.config_fields import (
+from digest.config.fields import (
     Address,
     ArxivCategories,
     Bad,
@@ -38,7 +38,7 @@ from digest.config_fields import (
     usable_url,
     vocabulary,
 )
-from digest.config_origins import Origins, gather, translate
+from digest.config.origins import Origins, gather, translate
 from digest.models import BACKENDS, OFFLINE
 from digest.resources import default_vocabulary
 
@@ -166,7 +166,7 @@ class EmailConfig(_Table):
     outbox_dir: str = "outbox"
     list_unsubscribe: Unsubscribe | None = None
     retries: Annotated[int, Field(ge=0)] = 3
-    connections: Positive = 4  # parallel SMTP connections (digest/sendpool.py)
+    connections: Positive = 4  # parallel SMTP connections (digest/mail/sendpool.py)
     max_per_minute: Positive | None = None  # the relay's rate limit, if it has one
 
     @model_validator(mode="after")

@@ -24,15 +24,15 @@ from typing import Any
 import css_inline
 
 from digest.config import Settings
-from digest.mime import Wire, address, compose, header_value
+from digest.mail.mime import Wire, address, compose, header_value
+from digest.mail.reader_links import Personal, ReaderLinks, personal
+from digest.mail.reader_links import list_unsubscribe_headers as list_unsubscribe_headers
+from digest.mail.reader_links import reader_links as reader_links
+from digest.mail.reader_links import unsubscribe_target as unsubscribe_target
 from digest.models import Subscriber
-from digest.reader_links import Personal, ReaderLinks, personal
-from digest.reader_links import list_unsubscribe_headers as list_unsubscribe_headers
-from digest.reader_links import reader_links as reader_links
-from digest.reader_links import unsubscribe_target as unsubscribe_target
 from digest.render import environment, render
+from digest.render.view import banner, paper_view
 from digest.text import plural, safe_url
-from digest.view import banner, paper_view
 
 # Headers are not folded below the RFC 5322 hard limit: a folded Message-ID or
 # List-Unsubscribe is legal, but some programs read it with a stray space.
@@ -78,7 +78,7 @@ def render_email(
     papers that fit and says "and N more"; `RenderedEmail.papers` says how
     many it shows, and only those count as delivered. `values` are the
     reader's own (`reader_links.personal`, the default) or stand-ins for them
-    (`digest.bodies`).
+    (`digest.mail.bodies`).
     """
     values = values or personal(settings, sub)
     shown = len(papers)
@@ -202,7 +202,7 @@ def wire_message(
     message_id: str,
     when: datetime,
 ) -> Wire | EmailMessage:
-    """The same message as `build_message`, written straight to bytes (digest.mime:
+    """The same message as `build_message`, written straight to bytes (digest.mail.mime:
     a fraction of the CPU); the EmailMessage when an address needs SMTPUTF8 or a
     header the fast path does not write."""
     from_header, envelope = sender(settings)

@@ -29,17 +29,19 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from digest.bodies import SharedBodies
+from digest.backoff import backoff as backoff_rule
 from digest.config import Settings
 from digest.dates import digest_day
-from digest.draft import ALREADY, draft_for, papers_of, reader_id
 from digest.errors import DigestError, MailError
 from digest.locks import hold
-from digest.mail import new_message_id, render_email, sender, wire_message
+from digest.mail.bodies import SharedBodies
+from digest.mail.compose import new_message_id, render_email, sender, wire_message
+from digest.mail.draft import ALREADY, draft_for, papers_of, reader_id
+from digest.mail.send_report import Outcome, SendReport, commit_result
+from digest.mail.sendpool import Job, Pacer, SendPool
+from digest.mail.transport import Transport, make_transport
 from digest.models import Subscriber
 from digest.rank import Ranking
-from digest.send_report import Outcome, SendReport, commit_result
-from digest.sendpool import Job, Pacer, SendPool
 from digest.store import db_file
 from digest.store.deliveries import (
     REJECTED_LIMIT,
@@ -49,7 +51,6 @@ from digest.store.deliveries import (
 from digest.store.prune import prune
 from digest.store.rank_record import note_held_back
 from digest.store.subscribers import get_subscriber, list_subscribers
-from digest.transport import Transport, make_transport
 
 # How long a second sender waits for the first one to finish.
 LOCK_WAIT_S = 3600.0
@@ -57,8 +58,9 @@ log = logging.getLogger(__name__)
 
 
 def default_backoff(attempt: int) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1, 2, ...): 2, 4, 8 ... 60."""
-    return float(min(2**attempt, 60))
+    """Seconds to wait after failed attempt number `attempt` (1, 2, ...): the one rule
+    for the retries digest runs itself (digest/backoff.py), 2, 4, 8 ... 60."""
+    return backoff_rule(attempt)
 
 
 def send_digests(

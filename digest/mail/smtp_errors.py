@@ -15,7 +15,7 @@ from digest.errors import MailError
 from digest.secrets import scrub
 
 if TYPE_CHECKING:
-    from digest.transport import SMTPTransport
+    from digest.mail.transport import SMTPTransport
 
 
 class SendFailure(MailError):

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Protocol
 
 from digest.config import Settings
-from digest.config_fields import require_smtp_password
+from digest.config.fields import require_smtp_password
 from digest.errors import MailError
-from digest.mime import Wire
-from digest.outbox import FileTransport as FileTransport
+from digest.mail.mime import Wire
+from digest.mail.outbox import FileTransport as FileTransport
+from digest.mail.smtp_errors import SendFailure, explain
 from digest.secrets import register
-from digest.smtp_errors import SendFailure, explain
 
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
@@ -234,7 +234,7 @@ class _SMTP_SSL(_MailStage, smtplib.SMTP_SSL):  # noqa: N801
 
 
 def _hand_over(smtp: smtplib.SMTP, msg: EmailMessage | Wire, sender: str, recipient: str) -> None:
-    """MAIL, RCPT, DATA. A Wire is already bytes (digest.mime writes only ASCII
+    """MAIL, RCPT, DATA. A Wire is already bytes (digest.mail.mime writes only ASCII
     addresses); an EmailMessage is flattened by smtplib (SMTPUTF8 when needed)."""
     if isinstance(msg, Wire):
         smtp.sendmail(sender, [recipient], msg.data)

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator
 
 from digest.errors import ConfigError
+from digest.text import safe_url
 
 MIN_SECRET_LENGTH = 16  # the web signing key ([web] secret_env)
 ARXIV_CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
@@ -148,7 +149,7 @@ def _unsubscribe(target: str) -> str:
     if parts.scheme.lower() == "mailto":
         ok = "@" in parts.path
     else:
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        ok = bool(parts.hostname) and safe_url(value) is not None  # the links' own rule
     if not ok or re.search(r"[\s<>\"']", value) or _CONTROL.search(value):
         raise Bad(
             f"= {target!r} is not a mailto: address or an http(s) URL,"

@@ -2,7 +2,7 @@
 
 Two readers of the same papers get the same email but for these values, so
 they are gathered in one place (`Personal`): `mail.render_email` puts them in
-the templates, and `digest.bodies` renders a digest once with stand-ins for
+the templates, and `digest.mail.bodies` renders a digest once with stand-ins for
 them and fills each reader's own in (a 12,000-reader send renders a few
 hundred distinct digests instead of 12,000).
 """
