@@ -77,12 +77,12 @@ def _record_batch(
     db: Database, batch: list[Entry], source_id: int, now: str, report: IngestReport
 ) -> None:
     keys = [title_key(e.paper.title) for e in batch]
-    ids, stored = _known(db, keys)
+    ids = _known(db, keys)
     for entry, key in zip(batch, keys, strict=True):
         if key not in ids and entry.paper.arxiv_id:
             found = _by_arxiv(db, entry.paper.arxiv_id)
             if found is not None:
-                ids[key], stored[found[0]] = found
+                ids[key] = found
     fresh: dict[str, Entry] = {}
     for entry, key in zip(batch, keys, strict=True):
         if ids.get(key) is None and key not in fresh:
@@ -94,7 +94,7 @@ def _record_batch(
         [_paper_row(key, e, now) for key, e in fresh.items()],
     )
     if fresh:
-        ids.update(_known(db, list(fresh))[0])
+        ids.update(_known(db, list(fresh)))
     sightings, merges, seen = [], [], []
     for entry, key in zip(batch, keys, strict=True):
         paper_id = ids[key]
@@ -108,17 +108,14 @@ def _record_batch(
                 seen.append((now, entry.rank, entry.rank, paper_id))
             else:
                 merges.append(_merge_params(paper_id, entry, now))
-        differs = int(
-            not is_new and stored.get(paper_id, entry.paper.abstract) != entry.paper.abstract
+        # A paper stored before this batch: does its abstract differ from this one?
+        compare = int(key not in fresh)
+        sightings.append(
+            (source_id, entry.rank, entry.listed, now, compare, entry.paper.abstract, paper_id)
         )
-        sightings.append((paper_id, source_id, entry.rank, entry.listed, now, differs))
     db.conn.executemany(_MERGE, merges)
     db.conn.executemany(_SEEN, seen)
-    db.conn.executemany(
-        "INSERT INTO sightings (paper_id, source_id, rank, listed, seen_at, abstract_differs)"
-        " VALUES (?,?,?,?,?,?)",
-        sightings,
-    )
+    db.conn.executemany(_SIGHTING, sightings)
 
 
 def _paper_row(key: str, entry: Entry, now: str) -> tuple[Any, ...]:
@@ -159,6 +156,16 @@ _MERGE = (
     " published = COALESCE(published, ?), github_repo = COALESCE(?, github_repo),"
     " project_page = COALESCE(?, project_page), ai_keywords = COALESCE(?, ai_keywords),"
     " num_comments = COALESCE(?, num_comments), thumbnail = COALESCE(?, thumbnail)"
+    " WHERE id = ?"
+)
+
+
+# The stored abstract is compared in SQLite, on the row the UPDATE just read: no
+# abstract is carried into Python. A paper first stored in this same batch is
+# never "different" (its later entries are sightings of the first).
+_SIGHTING = (
+    "INSERT INTO sightings (paper_id, source_id, rank, listed, seen_at, abstract_differs)"
+    " SELECT id, ?, ?, ?, ?, CASE WHEN ? THEN abstract IS NOT ? ELSE 0 END FROM papers"
     " WHERE id = ?"
 )
 
@@ -211,24 +218,18 @@ def _merge_params(paper_id: int, entry: Entry, now: str) -> list[Any]:
     ]
 
 
-def _known(db: Database, keys: list[str]) -> tuple[dict[str, int], dict[int, str]]:
-    """The stored papers with these keys: ids by key, and their abstracts by id
-    (a sighting notes when its abstract differs), in one query per batch."""
+def _known(db: Database, keys: list[str]) -> dict[str, int]:
+    """The ids of the stored papers with these keys, in one query per batch
+    (answered from the key index alone)."""
     unique = list(dict.fromkeys(keys))
     marks = ",".join("?" * len(unique))
-    rows = db.execute(f"SELECT key, id, abstract FROM papers WHERE key IN ({marks})", unique)
-    ids, abstracts = {}, {}
-    for key, paper_id, abstract in rows:
-        ids[key], abstracts[paper_id] = paper_id, abstract
-    return ids, abstracts
+    return dict(db.execute(f"SELECT key, id FROM papers WHERE key IN ({marks})", unique))
 
 
-def _by_arxiv(db: Database, arxiv_id: str) -> tuple[int, str] | None:
-    """The id and abstract of the stored paper with this arXiv id."""
-    row = db.execute(
-        "SELECT id, abstract FROM papers WHERE arxiv_id = ?", [arxiv_key(arxiv_id)]
-    ).fetchone()
-    return (row[0], row[1]) if row else None
+def _by_arxiv(db: Database, arxiv_id: str) -> int | None:
+    """The id of the stored paper with this arXiv id."""
+    row = db.execute("SELECT id FROM papers WHERE arxiv_id = ?", [arxiv_key(arxiv_id)]).fetchone()
+    return row[0] if row else None
 
 
 def to_paper(row: dict[str, Any]) -> Paper:
