@@ -44,7 +44,7 @@ def reject_other_formats(path: Path, text: str) -> None:
 
 def looks_like_title(text: str) -> bool:
     """Titles are short and not prose; one full stop happens ("X is not all you need. A ...")."""
-    return len(text) <= 400 and len(_PROSE.findall(text)) < 2
+    return len(text) <= 400 and (". " not in text or len(_PROSE.findall(text)) < 2)
 
 
 def looks_like_abstract(text: str) -> bool:
@@ -93,7 +93,15 @@ def ends_sentence(text: str) -> bool:
     of every position of a long abstract: rstrip() drops what `\\s*$` skips,
     and no link ends a line that holds no "://".
     """
-    return _stops(text) or ("://" in text and bool(_LINK_END.search(text)))
+    return _stops(text) or ("://" in text and _ends_with_link(text))
+
+
+def _ends_with_link(text: str) -> bool:
+    """_LINK_END searched in the last word only, where any match must lie."""
+    body = text[:-1] if text.endswith("\n") else text  # `$` matches before it too
+    if not body or body[-1].isspace():
+        return False
+    return bool(_LINK_END.search(body.rsplit(None, 1)[-1]))
 
 
 def _stops(text: str) -> bool:

@@ -29,7 +29,6 @@ from digest.sources.dump_lines import (
     GLUED,
     HEADER,
     ends_sentence,
-    furniture,
     looks_like_abstract,
     looks_like_title,
     question_title,
@@ -215,8 +214,9 @@ class _Held:
         paper = Paper(title=self.title, abstract=" ".join(self.parts))
         return Entry(paper, rank=self.rank, listed=self.listed)
 
-    def continues(self, text: str, following: str | None) -> bool:
+    def continues(self, text: str, following: str | None, fixture: bool, titled: bool) -> bool:
         """Is `text` (read where a title should be) the rest of this abstract?
+        (`fixture`: page furniture; `titled`: looks like a title; worked out once.)
 
         Cut mid-sentence, the abstract goes on with a lowercase word, a
         sentence end, or anything not followed by an abstract; cut between
@@ -225,11 +225,11 @@ class _Held:
         """
         if (
             self.size + len(text) > MAX_LINE
-            or furniture(text)
+            or fixture
             or (self.sentence_joins and ends_sentence(self.parts[-1]))
         ):
             return False
-        if not looks_like_title(text):
+        if not titled:
             return True
         after_abstract = following is not None and surely_abstract(following)
         if not ends_sentence(self.parts[-1]):
@@ -261,20 +261,25 @@ def _entries(path: Path, lines: Iterator[tuple[int, str]], warnings: list[str]) 
         if number == ahead.first:
             reject_other_formats(path, text)
         if title is None:
+            # Each test once per line: the held abstract and the title both ask.
+            glued, folded, date = GLUED.match(text), text.casefold(), DATE.match(text)
+            titled = looks_like_title(text)
             if held is not None:
-                if held.continues(text, ahead.peek()):
+                fixture = bool(glued or folded in BANNERS or date)
+                if held.continues(text, ahead.peek(), fixture, titled):
                     held.join(text)
                     continue
                 yield held.entry()
                 held = None
-            if GLUED.match(text):  # compact layout: "Subscribe" glued to a title
+            if glued:  # compact layout: "Subscribe" glued to a title
                 text = text[len("Subscribe") :].strip()
-            elif text.casefold() in BANNERS or (rank == 0 and text.casefold() in HEADER):
+                titled = looks_like_title(text)
+            elif folded in BANNERS or (rank == 0 and folded in HEADER):
                 continue
-            elif DATE.match(text):
+            elif date:
                 listed = text
                 continue
-            if not looks_like_title(text):
+            if not titled:
                 first_bad = first_bad or (
                     f"{path}: line {number} should be a paper title but is a paragraph "
                     "(expected title and abstract lines in turn): not a trending-papers dump"
