@@ -283,3 +283,46 @@ def test_a_title_that_lost_its_abstract_before_a_question_title_is_reported(
     ]
     assert found[1].paper.abstract.startswith("We find a softmax bottleneck.")
     assert len(warnings) == 1 and "line 3: title 'Title That Lost Its Abstract'" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (b"\xff", "bad byte 0xff on line {n}"),
+        (b"\x00", "NUL byte on line {n}"),
+        (b"y" * (MAX_LINE * 4), "line {n} is longer than"),
+        ("é".encode() * MAX_LINE, "line {n} is longer than"),
+    ],
+)
+def test_damage_deep_in_a_big_dump_names_its_line(
+    tmp_path: Path, damage: bytes, reason: str
+) -> None:
+    """The reader takes valid text in blocks of many lines and the rest line by
+    line: a damaged line far past the first block is still named by its number."""
+    lines = [line.encode() for line in _seed_lines()] * 8  # about a MiB: several blocks
+    at = len(lines) - 7
+    lines[at] = b"A Title " + damage
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(DumpError) as info:
+        entries(path)
+    assert reason.format(n=at + 1) in str(info.value)
+
+
+def test_a_big_dump_reads_as_its_pasted_pieces_do_alone(tmp_path: Path) -> None:
+    """Dumps pasted one after another, CRLF, some with accents (characters of
+    two bytes) and one behind a byte-order mark: read in blocks whose ends fall
+    mid-line, they give each piece's entries in turn."""
+    plain = SEED.read_text(encoding="utf-8").replace("\n", "\r\n")
+    pieces = [plain.replace(" the ", " thé ") if k % 3 else plain for k in range(20)]
+    path = tmp_path / "big.txt"
+    path.write_bytes(("\ufeff" + "".join(pieces)).encode())
+    expected = []
+    for k, piece in enumerate(pieces):
+        alone = tmp_path / f"piece{k}.txt"
+        alone.write_bytes(piece.encode())
+        expected += [e.paper for e in entries(alone)]
+    found = entries(path)
+    assert [e.paper for e in found] == expected
+    assert [e.rank for e in found] == list(range(1, len(expected) + 1))
+    assert path.stat().st_size > 8 * 2**18  # more than a few of the reader's blocks

@@ -96,23 +96,23 @@ def _record_batch(
     if fresh:
         ids.update(_known(db, list(fresh)))
     sightings, merges, seen = [], [], []
+    new = 0
     for entry, key in zip(batch, keys, strict=True):
         paper_id = ids[key]
-        is_new = fresh.get(key) is entry
-        report.entries += 1
-        if is_new:
-            report.new += 1
+        if fresh.get(key) is entry:
+            new += 1
+        elif _only_seen(entry.paper):
+            seen.append((now, entry.rank, entry.rank, paper_id))
         else:
-            report.known += 1
-            if _only_seen(entry.paper):
-                seen.append((now, entry.rank, entry.rank, paper_id))
-            else:
-                merges.append(_merge_params(paper_id, entry, now))
+            merges.append(_merge_params(paper_id, entry, now))
         # A paper stored before this batch: does its abstract differ from this one?
         compare = int(key not in fresh)
         sightings.append(
             (source_id, entry.rank, entry.listed, now, compare, entry.paper.abstract, paper_id)
         )
+    report.entries += len(batch)
+    report.new += new
+    report.known += len(batch) - new
     db.conn.executemany(_MERGE, merges)
     db.conn.executemany(_SEEN, seen)
     db.conn.executemany(_SIGHTING, sightings)
