@@ -21,7 +21,7 @@ _VERSION = re.compile(r"v\d+$")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 # For ASCII, what _NOT_ALNUM.sub and casefold do, one character at a time: letters
 # and digits lower-cased, everything else a space.
-_ASCII_FOLD = {c: chr(c).lower() if chr(c).isalnum() else " " for c in range(128)}
+_ASCII_FOLD = bytes(ord(chr(c).lower()) if c < 128 and chr(c).isalnum() else 32 for c in range(256))
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
@@ -33,7 +33,7 @@ def title_key(title: str) -> str:
     characters instead, so two such titles do not collapse into one paper.
     """
     if title.isascii():  # the usual case: NFKC changes no ASCII, casefold is lower
-        key = " ".join(title.translate(_ASCII_FOLD).split())
+        key = b" ".join(title.encode("ascii").translate(_ASCII_FOLD).split()).decode("ascii")
         return key or " ".join(title.lower().split())
     text = unicodedata.normalize("NFKC", title).casefold()
     # [\W_] is exactly "not a letter or digit" (Unicode categories L*, N*), checked
