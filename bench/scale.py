@@ -2,6 +2,9 @@
 
     python bench/scale.py [--quick]                      # sizes, per-reader times, status
     python bench/scale.py --send 12000 --connections 4   # + one day's send through a relay
+    python bench/scale.py --send 12000 --points 12000x365  # one point; printed, not written
+
+Only the full grid rewrites docs/benchmarks.md; --quick and --points print their table.
 
 Builds simulated databases with the project's schema (readers x days of
 delivery history: 60% of readers unfiltered, 30% with 1-3 tags, 10% with
@@ -290,7 +293,11 @@ def main(quick: bool = False, send_readers: int | None = None, connections: int 
             path.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_section("scale", _body(rows, per, connections))
+    if quick or POINTS is not None:
+        # A partial grid is printed, never written over the full one in docs/benchmarks.md.
+        print(_body(rows, per, connections))
+    else:
+        write_section("scale", _body(rows, per, connections))
 
 
 def _points_days(quick: bool) -> list[int]:

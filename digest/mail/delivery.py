@@ -130,7 +130,6 @@ def _send_all(
     report = SendReport(dry_run=dry_run)
     if not subs:
         return report
-    sender(settings)  # a bad [email] from fails here, before anything is recorded
     ranking = Ranking(db, settings, now)
     ranking.prepare(subs)
     bodies = SharedBodies(settings)
