@@ -57,7 +57,7 @@ _BLOCK = 1 << 18
 
 def _blocks(fh: BinaryIO) -> Iterator[bytes]:
     """The file in pieces that end with a line end (but the last, and a piece
-    holding a line too long to read, which `_lines` refuses)."""
+    holding a line too long to read, which `read_lines` refuses)."""
     carry = b""
     while chunk := fh.read(_BLOCK):
         data = carry + chunk if carry else chunk
