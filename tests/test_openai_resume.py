@@ -20,6 +20,15 @@ def fake():
         yield server
 
 
+@pytest.fixture
+def ctrl_c_reaches_python():
+    """Ctrl-C as at a terminal: a suite started in the background (`cmd &`, nohup, some
+    CI runners) inherits SIGINT ignored, and then no Ctrl-C reaches the code under test."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def stored_titles(db) -> set[str]:
     return {
         r["title"]
@@ -31,7 +40,7 @@ def stored_titles(db) -> set[str]:
 
 
 def test_ctrl_c_mid_run_keeps_finished_papers_and_the_next_run_only_sends_the_rest(
-    invoke, seeded, fake, tmp_path
+    invoke, seeded, fake, tmp_path, ctrl_c_reaches_python
 ):
     write_config(tmp_path, fake.url, concurrency=3)
     settings = load_settings()
@@ -97,7 +106,7 @@ def test_a_server_dying_mid_run_loses_nothing_and_the_rerun_continues(
 
 
 def test_ctrl_c_in_the_cli_marks_the_run_interrupted_and_a_rerun_finishes_the_rest(
-    invoke, seeded, fake, tmp_path
+    invoke, seeded, fake, tmp_path, ctrl_c_reaches_python
 ):
     write_config(tmp_path, fake.url, concurrency=2)
     fake.after = (6, "ctrl_c")

@@ -9,7 +9,6 @@ so changing the file summarises papers again, as changing a remote model does.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from digest.backends.base import Outcome, StopCheck, never
@@ -32,7 +31,7 @@ class LocalBackend(OpenAIBackend):
     def __init__(self, llm: LLMConfig, tags: Mapping[str, str], model_file: Path) -> None:
         model = model_file.name.removesuffix(".gguf")
         super().__init__(
-            replace(llm, model=model, base_url="http://127.0.0.1/v1"),
+            llm.model_copy(update={"model": model, "base_url": "http://127.0.0.1/v1"}),
             tags,
             api_key=PLACEHOLDER_KEY,
         )
@@ -44,7 +43,7 @@ class LocalBackend(OpenAIBackend):
             ' instruction-tuned GGUF model ([llm] model_path), or backend = "offline"'
         )
         self.slots = max(1, min(llm.concurrency, MAX_SLOTS))
-        self.llm = replace(self.llm, concurrency=self.slots)
+        self.llm = self.llm.model_copy(update={"concurrency": self.slots})
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalBackend:  # type: ignore[override]
