@@ -61,20 +61,7 @@ def test_site_and_web_need_an_address(invoke, library: Path) -> None:
 def test_serve_with_web_answers_readers_while_it_runs_and_stops_on_sigterm(
     seeds: Path,
 ) -> None:
-    port = _free_port()
-    Path("digest.toml").write_text(
-        f'[web]\npublic_url = "http://127.0.0.1:{port}"\nport = {port}\n'
-        f'[sources]\ndumps = ["{seeds}"]\n'
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "OPENAI_"))}
-    env["DIGEST_WEB_SECRET"] = SECRET
-    server = subprocess.Popen(
-        [sys.executable, "-m", "digest", "serve", "--web", "--run-now"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    server, port = _serve_on_a_free_port(seeds)
     try:
 
         def home() -> int:
@@ -95,13 +82,52 @@ def test_serve_with_web_answers_readers_while_it_runs_and_stops_on_sigterm(
     assert SECRET not in out + err
 
 
-def _free_port() -> int:
-    """A port free now. The one race left in the suite: `serve --web` in a child
-    process binds [web] port from its config, so the port is chosen before it is
-    bound (a slow test; a clash shows as the child's exit 2 "port in use")."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _serve_on_a_free_port(seeds: Path) -> tuple[subprocess.Popen[str], int]:
+    """`digest serve --web` in a child on a port that was free a moment ago. The child
+    binds [web] port from its config, so the port is chosen before it is bound; if
+    another program takes it in between, the child says so (exit 2, "in use") and the
+    test tries another port, rather than failing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "OPENAI_"))}
+    env["DIGEST_WEB_SECRET"] = SECRET
+    for _ in range(3):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        Path("digest.toml").write_text(
+            f'[web]\npublic_url = "http://127.0.0.1:{port}"\nport = {port}\n'
+            f'[sources]\ndumps = ["{seeds}"]\n'
+        )
+        server = subprocess.Popen(
+            [sys.executable, "-m", "digest", "serve", "--web", "--run-now"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        if _up_or_gone(server, port) and server.poll() is None:
+            try:  # something answers: the child, unless it is about to say "in use"
+                server.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                return server, port
+        if server.poll() is None:
+            server.kill()
+        out, err = server.communicate()
+        if server.returncode != 2 or "in use" not in err:
+            pytest.fail(f"digest serve --web stopped at once ({server.returncode}): {err}")
+    pytest.fail("three free ports in a row were taken before the child could bind them")
+
+
+def _up_or_gone(server: subprocess.Popen[str], port: int) -> bool:
+    """Wait until the child has stopped or something accepts on its port."""
+    return wait_for(lambda: server.poll() is not None or _accepts(port))
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def _busy_port() -> socket.socket:
