@@ -216,11 +216,10 @@ def _summarise(
         # day's email still goes out, with offline summaries that say why.
         left = unsummarised_at_all_paged(db)
         failed = f"{settings.llm.backend}:{settings.llm.model}"
-        report.fell_back += fall_back_offline(
-            db, settings.tags, left, failed=failed, reason=str(exc)
-        )
-        report.summarised += len(left)
-        report.errors.append(f"summarise: {exc}; {len(left)} papers got offline summaries for now")
+        stood_in = fall_back_offline(db, settings.tags, left, failed=failed, reason=str(exc))
+        report.fell_back += stood_in
+        report.summarised += stood_in
+        report.errors.append(f"summarise: {exc}; {stood_in} papers got offline summaries for now")
         return
     report.summarised = result.done
     report.fell_back = result.fell_back

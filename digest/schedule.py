@@ -110,8 +110,8 @@ def scheduled_run(settings: Settings, stop: threading.Event, debug: bool = False
     from digest.store import open_db
 
     try:
-        with hold(settings.db, "run"):
-            report = run_pass(open_db(settings.db), settings, should_stop=stop.is_set, debug=debug)
+        with hold(settings.db, "run"), contextlib.closing(open_db(settings.db)) as db:
+            report = run_pass(db, settings, should_stop=stop.is_set, debug=debug)
     except LockedError as exc:
         log.warning("skipped: %s", exc)
         return

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from digest.errors import BackendError, ConfigError
+from digest.text import printable
 
 START_TIMEOUT_S = 180.0  # loading a large model from a cold disk can take a while
 STOP_WAIT_S = 5.0
@@ -98,7 +99,7 @@ class LocalServer:
             if not isinstance(exc, ValueError | KeyError | TimeoutError):
                 raise
             log.seek(0)
-            tail = " ".join(log.read()[-400:].decode("utf-8", "replace").split())
+            tail = printable(log.read()[-400:].decode("utf-8", "replace"))
             raise BackendError(
                 f"llama.cpp's server did not start with {self.model.name}"
                 f" ({exc if isinstance(exc, TimeoutError) else f'exit {code}'})"

@@ -16,6 +16,7 @@ failed model is one banner in reader words.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -148,6 +149,12 @@ def _arxiv_id(paper: Mapping[str, Any]) -> str | None:
     return ident if ident and _ARXIV_ID.fullmatch(ident) and ".." not in ident else None
 
 
+@functools.lru_cache(maxsize=8)
+def _hf_base(hf_url: str) -> str:
+    """[digest] hf_url checked once per value, not once per paper of every page."""
+    return (safe_url(hf_url) or _HF).rstrip("/")
+
+
 def paper_links(paper: Mapping[str, Any], hf_url: str = _HF) -> list[Link]:
     """(label, URL) of every page a reader may want, the title's target first.
 
@@ -156,7 +163,7 @@ def paper_links(paper: Mapping[str, Any], hf_url: str = _HF) -> list[Link]:
     Face search for the title (text dumps carry neither). Then code and
     project page when known.
     """
-    base = (safe_url(hf_url) or _HF).rstrip("/")
+    base = _hf_base(hf_url)
     ident = _arxiv_id(paper)
     links: list[Link] = []
     if ident:

@@ -30,6 +30,7 @@ from digest.sources.days import ARXIV, HF, Day, day_span, hf_days, parse_day, to
 from digest.sources.http import Fetched, Retry, SourceUnavailable, fetch, make_client
 from digest.store.fetch_state import get_state, latest_source, mark_failed, mark_ok
 from digest.store.papers import record_entries, source_by_hash
+from digest.text import plural
 
 API_PAGE = 200  # results per arXiv API call
 API_MAX_PAGES = 10  # per category and range: 2,000 papers
@@ -83,7 +84,7 @@ def fetch_hf(
     with _client(settings, client) as session:
         run = _Run(db, settings, session, retry)
         jobs = [(f"hf {day}", day, partial(_hf_day, run, day)) for day in days]
-        return _each(run, HF, jobs, "later days")
+        return _each(run, HF, jobs, ("later day", "later days"))
 
 
 def fetch_arxiv(
@@ -120,14 +121,14 @@ def fetch_arxiv(
             ]
         else:
             jobs = [(f"arxiv {c}", f"rss:{c}", partial(_arxiv_rss, run, c)) for c in categories]
-        return _each(run, ARXIV, jobs, "later categories")
+        return _each(run, ARXIV, jobs, ("later category", "later categories"))
 
 
 def _each(
     run: _Run,
     source: str,
     jobs: Sequence[tuple[str, str, Callable[[str], IngestReport]]],
-    later: str,
+    later: tuple[str, str],  # (one, many): what is left when a source stops answering
 ) -> list[IngestReport]:
     """Run every (label, state key, job); a failure is reported, and an unreachable
     source is not asked again this run."""
@@ -139,8 +140,7 @@ def _each(
             mark_failed(run.db, source, key, str(exc))
             left = len(jobs) - number - 1
             stop = isinstance(exc, SourceUnavailable) and left > 0
-            noun = later if left != 1 else later.replace("days", "day").replace("ies", "y")
-            note = f" ({left} {noun} left for the next run)" if stop else ""
+            note = f" ({plural(left, *later)} left for the next run)" if stop else ""
             reports.append(IngestReport(label, error=f"{exc}{note}"))
             if stop:
                 break
