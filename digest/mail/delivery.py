@@ -230,7 +230,7 @@ def _prepare(
         )
     draft = draft_for(db, settings, sub, now, day, ranking, force=force)
     if not dry_run and draft.held is not None and sub.min_relevance is not None:
-        note_held_back(db, reader_id(sub), draft.held)  # for `digest status`
+        note_held_back(db, reader_id(sub), draft.held, sub.min_relevance, sub.interests)
     held = draft.held_back
     if draft.waiting:
         return Outcome(sub.email, "waiting", detail=draft.reason)

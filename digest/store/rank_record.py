@@ -25,12 +25,19 @@ class RankRecord:
     held_back: int | None  # under min_relevance at the last send; None: not ranked since
 
 
-def note_held_back(db: Database, subscriber_id: int, count: int) -> None:
-    """Record what a send's ranking held back for this reader (written only
-    when it changed, so a send adds no write for a steady reader)."""
-    row = db.execute("SELECT held_back FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
-    if row is not None and row[0] != count:
-        db.execute("UPDATE subscribers SET held_back = ? WHERE id = ?", [count, subscriber_id])
+def note_held_back(
+    db: Database, subscriber_id: int, count: int, min_relevance: float | None, interests: str | None
+) -> None:
+    """Record what a send's ranking held back for this reader, in one statement:
+    written only when it changed (a steady reader costs no write), and only while
+    the reader still has the floor and interests the send ranked with, so a send
+    that started before they changed them (on the web, in the config) cannot
+    store a count the new settings never produced."""
+    db.execute(
+        "UPDATE subscribers SET held_back = ? WHERE id = ? AND held_back IS NOT ?"
+        " AND min_relevance IS ? AND interests IS ?",
+        [count, subscriber_id, count, min_relevance, interests],
+    )
 
 
 def rank_records(db: Database) -> dict[int, RankRecord]:

@@ -143,13 +143,16 @@ def sync_subscribers(
     """
     changes = []
     for sub in subs:
-        row = _row(db, sub.email)
-        if row is not None and not row["active"]:
-            sub = dataclasses.replace(sub, active=False, paused=bool(row["paused"]))
-        sub_id, what = save_subscriber(db, sub)
-        if what != "unchanged":
-            changes.append(Change(sub.email, what))
-        changes += _likes(db, sub_id, sub.email, likes.get(sub.email, []))
+        # One transaction per reader: an unsubscribe from the web between reading
+        # `active` and saving cannot be written back over.
+        with db.atomic():
+            row = _row(db, sub.email)
+            if row is not None and not row["active"]:
+                sub = dataclasses.replace(sub, active=False, paused=bool(row["paused"]))
+            sub_id, what = save_subscriber(db, sub)
+            if what != "unchanged":
+                changes.append(Change(sub.email, what))
+            changes += _likes(db, sub_id, sub.email, likes.get(sub.email, []))
     return changes
 
 
