@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from digest.backends import BACKENDS
 from digest.cli.app import AppContext, cli, parse_date, pass_app
 from digest.errors import DigestError
+from digest.models import BACKENDS
 
 
 @cli.command()

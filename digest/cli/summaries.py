@@ -7,10 +7,9 @@ import sys
 
 import click
 
-from digest.backends import BACKENDS
 from digest.cli.app import AppContext, cli, pass_app
 from digest.errors import DigestError, InputError
-from digest.models import OFFLINE
+from digest.models import BACKENDS, OFFLINE
 
 
 @cli.command()

